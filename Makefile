@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0
+# rust-epoll. `make` builds rust_epoll.ko against $(KDIR) (default: the cached test kernel,
+# built on first use by scripts/kernel). `make demo` and `make check` are the README's two
+# commands: both install what is missing first.
+
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KDIR ?= $(shell $(ROOT)/scripts/kernel || echo /nonexistent-kernel)
+export KDIR
+KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
+BUILD := $(ROOT)/build
+
+.PHONY: all module clean demo check setup tests host-check fmt clippy
+all: module
+
+module:
+	@test -f $(KDIR)/Module.symvers || { echo "error: no kernel build at KDIR=$(KDIR): see the line above" >&2; exit 1; }
+	@$(MAKE) -s -C $(KDIR) M=$(ROOT) LLVM=-19 modules 2>&1 | tee $(BUILD).module.log | grep -v '^make\[' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || { echo "error: module build failed (log: build.module.log)" >&2; exit 1; }
+
+tests:
+	@mkdir -p $(BUILD)/tests && $(MAKE) -s -C tests KSRC=$(KSRC) OUTPUT=$(BUILD)/tests
+
+demo: module tests
+	@$(ROOT)/scripts/vm-run $(BUILD)/tests/demo
+
+host-check:
+	@$(ROOT)/tests/host-check
+
+check: module tests
+	@$(ROOT)/scripts/check
+
+fmt:
+	rustfmt --edition 2021 --check $(ROOT)/*.rs
+
+clippy:
+	$(MAKE) -C $(KDIR) M=$(ROOT) LLVM=-19 CLIPPY=1 modules
+
+clean:
+	@$(MAKE) -s -C $(KDIR) M=$(ROOT) LLVM=-19 clean 2>/dev/null || true
+	rm -rf $(BUILD) $(BUILD).module.log

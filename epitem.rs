@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One watch: fs/eventpoll.c's `struct epitem`, `struct eppoll_entry`,
+//! `ep_ptable_queue_proc`, `ep_poll_callback` and `ep_unregister_pollwait`.
+//!
+//! An epitem embeds its rb-tree node, its ready-list link and, unlike C, room for the wait
+//! entries of the first [`INLINE_WAITS`] wait queues its target registers (a pipe registers
+//! two, most files one), so a watch is one allocation; further queues get boxed entries.
+//!
+//! Lifetime: the interest set owns each epitem (`rbtree.rs`). While an epitem has entries on
+//! a target's wait queues, `ep_poll_callback` may run on it at any time, in the waker's context
+//! (hard IRQ included) and under the target's queue lock. Dropping an epitem therefore first
+//! takes every entry off its queue (`remove_wait_queue` takes that same lock, so no callback
+//! is running on it afterwards) and then takes it off the ready list; only then is the memory
+//! freed. The target file is held by a reference for as long as the watch exists, so its wait
+//! queues outlive the entries, except for queues torn down with `POLLFREE`, which the callback
+//! handles as C does.
+
+use core::{
+    cell::UnsafeCell,
+    ffi::{c_int, c_uint, c_void},
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering},
+};
+use kernel::{
+    bindings,
+    fs::File,
+    prelude::*,
+    sync::{aref::ARef, rcu},
+    types::Opaque,
+};
+
+use crate::{
+    eventpoll::EventPoll,
+    rbtree::FileFd,
+    ready::{list_del_init, list_init},
+    uapi::*,
+    waitqueue::{self, PollTable},
+};
+
+/// Wait entries embedded in each epitem; more are boxed.
+pub(crate) const INLINE_WAITS: usize = 2;
+
+/// A wait queue that a watch's target registered: fs/eventpoll.c's `struct eppoll_entry`.
+#[repr(C)]
+pub(crate) struct EppollEntry {
+    /// Our entry on the target's queue; its `private` points at the owning [`Epitem`].
+    wait: Opaque<bindings::wait_queue_entry>,
+    /// The queue `wait` is on, or null when unused or after `POLLFREE` removed it.
+    whead: AtomicPtr<bindings::wait_queue_head>,
+}
+
+impl EppollEntry {
+    const fn new() -> Self {
+        Self {
+            wait: Opaque::uninit(),
+            whead: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Hooks this entry onto `whead` with `ep_poll_callback` (`ep_ptable_queue_proc`).
+    ///
+    /// # Safety
+    ///
+    /// The entry must be unused and must not move or be freed until [`Self::unhook`] ran;
+    /// `whead` must be a live wait queue; `epi` must outlive the entry's registration.
+    unsafe fn hook(&self, whead: *mut bindings::wait_queue_head, epi: &Epitem, exclusive: bool) {
+        let wait = self.wait.get();
+        // SAFETY: The entry is unused, so not on any queue; `epi` outlives the registration.
+        unsafe {
+            waitqueue::init_wait_func_entry(
+                wait,
+                ep_poll_callback,
+                ptr::from_ref(epi).cast_mut().cast(),
+            )
+        };
+        self.whead.store(whead, Ordering::Relaxed);
+        // SAFETY: `whead` is live and `wait` initialised; the caller keeps `wait` in place.
+        unsafe {
+            if exclusive {
+                bindings::add_wait_queue_exclusive(whead, wait);
+            } else {
+                bindings::add_wait_queue(whead, wait);
+            }
+        }
+    }
+
+    /// Takes this entry off its queue, if it is still on one (`ep_remove_wait_queue`).
+    fn unhook(&self) {
+        // A `POLLFREE` wake-up may clear `whead` and free the queue after an RCU grace period;
+        // the read lock keeps the queue alive between the load and `remove_wait_queue`.
+        let _rcu = rcu::read_lock();
+        let whead = self.whead.load(Ordering::Acquire);
+        if !whead.is_null() {
+            // SAFETY: `whead` is non-null, so the entry is on that queue, which is alive: the
+            // target file is held, and a queue freed by `POLLFREE` clears `whead` first and
+            // waits for RCU readers such as this one.
+            unsafe { bindings::remove_wait_queue(whead, self.wait.get()) };
+            self.whead.store(ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// One watch: fs/eventpoll.c's `struct epitem`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Epitem {
+    /// Node in the interest set; owned by `EventPoll::mtx`.
+    #[pin]
+    rbn: Opaque<bindings::rb_node>,
+    /// Link on the ready list or the transfer list; under `EventPoll::ready`.
+    #[pin]
+    rdllink: Opaque<bindings::list_head>,
+    /// The target (`ffd.file`), held for as long as the watch exists.
+    file: ARef<File>,
+    /// The fd the target was added by (`ffd.fd`): part of the key, reported in fdinfo.
+    fd: i32,
+    /// The eventpoll this item belongs to (`epi->ep`); it outlives its items.
+    ep: NonNull<EventPoll>,
+    /// Requested events (`epi->event.events`). Written under `mtx`, read by the callback.
+    events: AtomicU32,
+    /// The user's data (`epi->event.data`).
+    data: AtomicU64,
+    /// The wait queues the target registered (`epi->pwqlist`); written only while the target
+    /// is polled with our queue procedure in `ep_insert`, under `mtx`.
+    #[pin]
+    pwqs: [EppollEntry; INLINE_WAITS],
+    /// Entries past `INLINE_WAITS`, and how many were used: under `mtx`.
+    more: UnsafeCell<KVec<Pin<KBox<EppollEntry>>>>,
+    nwait: UnsafeCell<usize>,
+    /// Set when registering on a queue failed (out of memory): the insert is undone.
+    failed: UnsafeCell<bool>,
+}
+
+// SAFETY: Fields shared with `ep_poll_callback` are atomics or behind the ready lock; the
+// rest is only touched under the eventpoll's `mtx`. `ep` points to a `Sync` eventpoll.
+unsafe impl Send for Epitem {}
+// SAFETY: As above.
+unsafe impl Sync for Epitem {}
+
+impl Epitem {
+    /// A new, unhooked watch of `file` (added as `fd`) for `ep`.
+    pub(crate) fn new(ep: &EventPoll, file: ARef<File>, fd: i32, events: u32, data: u64) -> impl PinInit<Self, Error> + use<'_> {
+        try_pin_init!(Self {
+            rbn: Opaque::uninit(),
+            // SAFETY: `slot` is valid for writes.
+            rdllink <- Opaque::ffi_init(|slot| unsafe { list_init(slot) }),
+            file,
+            fd,
+            ep: NonNull::from(ep),
+            events: AtomicU32::new(events),
+            data: AtomicU64::new(data),
+            pwqs: [EppollEntry::new(), EppollEntry::new()],
+            more: UnsafeCell::new(KVec::new()),
+            nwait: UnsafeCell::new(0),
+            failed: UnsafeCell::new(false),
+        }? Error)
+    }
+
+    /// The key in the interest set.
+    pub(crate) fn key(&self) -> FileFd {
+        FileFd {
+            file: self.file.as_ptr() as usize,
+            fd: self.fd,
+        }
+    }
+
+    /// The target file.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The fd the target was added by.
+    pub(crate) fn fd(&self) -> i32 {
+        self.fd
+    }
+
+    /// Requested events.
+    pub(crate) fn events(&self) -> u32 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// The user's data.
+    pub(crate) fn data(&self) -> u64 {
+        self.data.load(Ordering::Relaxed)
+    }
+
+    /// Sets events and data (`ep_modify`; caller holds `mtx`). The full barrier orders the
+    /// store against the re-poll that follows, pairing with the callback's read (as the
+    /// `smp_mb()` in C's `ep_modify`).
+    pub(crate) fn set_event(&self, events: u32, data: u64) {
+        self.data.store(data, Ordering::Relaxed);
+        self.events.store(events, Ordering::SeqCst);
+    }
+
+    /// Disarms a one-shot watch after its report: only the private bits remain.
+    pub(crate) fn disarm(&self) {
+        self.events.fetch_and(EP_PRIVATE_BITS, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rbn(&self) -> *mut bindings::rb_node {
+        self.rbn.get()
+    }
+
+    pub(crate) fn rdllink(&self) -> *mut bindings::list_head {
+        self.rdllink.get()
+    }
+
+    /// The epitem that embeds `node`.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be the `rbn` of an `Epitem`.
+    pub(crate) unsafe fn from_rbn(node: *mut bindings::rb_node) -> *const Epitem {
+        // SAFETY: `rbn` is a field of `Epitem`, `Opaque` is `repr(transparent)`.
+        unsafe { node.byte_sub(core::mem::offset_of!(Epitem, rbn)).cast() }
+    }
+
+    /// The epitem that embeds `link`.
+    ///
+    /// # Safety
+    ///
+    /// `link` must be the `rdllink` of a live `Epitem`.
+    pub(crate) unsafe fn from_rdllink(link: *mut bindings::list_head) -> NonNull<Epitem> {
+        // SAFETY: `rdllink` is a field of `Epitem`; the result is non-null as `link` is.
+        unsafe { NonNull::new_unchecked(link.byte_sub(core::mem::offset_of!(Epitem, rdllink)).cast()) }
+    }
+
+    fn ep(&self) -> &EventPoll {
+        // SAFETY: The eventpoll outlives its items (it empties its interest set before it is
+        // freed), and it is pinned.
+        unsafe { self.ep.as_ref() }
+    }
+
+    /// Polls the target for its current events, masked by the requested ones (`ep_item_poll`
+    /// without a queue procedure).
+    pub(crate) fn poll(&self) -> u32 {
+        let events = self.events();
+        let mut pt = PollTable::new(None, events);
+        waitqueue::vfs_poll(&self.file, &mut pt) & events
+    }
+
+    /// Polls the target with our queue procedure, so that it hooks this item onto each of its
+    /// wait queues (the `ep_item_poll` call of `ep_insert`). Returns the ready events, or
+    /// `ENOMEM` if an entry could not be allocated (the item is then partly hooked; dropping
+    /// it unhooks it).
+    ///
+    /// Caller holds `mtx` and the item is in the interest set, where it stays pinned.
+    pub(crate) fn hook(&self) -> Result<u32> {
+        let events = self.events();
+        let mut epq = EpPqueue {
+            pt: PollTable::new(Some(ep_ptable_queue_proc), events),
+            epi: self,
+        };
+        let revents = waitqueue::vfs_poll(&self.file, &mut epq.pt) & events;
+        // SAFETY: `failed` is only touched under `mtx`, which our caller holds.
+        if unsafe { *self.failed.get() } {
+            return Err(ENOMEM);
+        }
+        Ok(revents)
+    }
+
+    /// Takes every entry off its wait queue (`ep_unregister_pollwait`).
+    fn unhook(&self) {
+        // SAFETY: `nwait` and `more` are only touched under `mtx` or, here, by the owner of
+        // an item being dropped, which nothing else can reach any more but callbacks, which
+        // do not touch them.
+        let (nwait, more) = unsafe { (*self.nwait.get(), &*self.more.get()) };
+        for pwq in self.pwqs.iter().take(nwait) {
+            pwq.unhook();
+        }
+        for pwq in more.iter() {
+            pwq.unhook();
+        }
+    }
+
+    /// Registers this item on one more of its target's wait queues.
+    ///
+    /// # Safety
+    ///
+    /// Called only from `ep_ptable_queue_proc` during [`Self::hook`] (so under `mtx`), with a
+    /// live `whead`.
+    unsafe fn queue(&self, whead: *mut bindings::wait_queue_head) {
+        // SAFETY: Under `mtx` (caller's contract): exclusive access to these cells.
+        let (nwait, more, failed) =
+            unsafe { (&mut *self.nwait.get(), &mut *self.more.get(), &mut *self.failed.get()) };
+        if *failed {
+            return;
+        }
+        let exclusive = self.events() & EPOLLEXCLUSIVE != 0;
+        let pwq: &EppollEntry = if let Some(pwq) = self.pwqs.get(*nwait) {
+            pwq
+        } else {
+            let boxed = match KBox::pin(EppollEntry::new(), GFP_KERNEL_ACCOUNT) {
+                Ok(b) => b,
+                Err(_) => {
+                    *failed = true;
+                    return;
+                }
+            };
+            if more.push(boxed, GFP_KERNEL_ACCOUNT).is_err() {
+                *failed = true;
+                return;
+            }
+            match more.last() {
+                Some(pwq) => pwq,
+                None => return,
+            }
+        };
+        *nwait += 1;
+        // SAFETY: `pwq` is unused (just counted in), pinned inside this pinned item or its
+        // box, and unhooked before either is freed; `whead` is live (caller's contract).
+        unsafe { pwq.hook(whead, self, exclusive) };
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Epitem {
+    fn drop(self: Pin<&mut Self>) {
+        // First no callback can run on the item any more, then it is off the ready list:
+        // after both, nothing but this owner refers to it.
+        self.unhook();
+        self.ep().ready.lock().as_mut().remove(&self);
+    }
+}
+
+/// The poll table of `ep_insert` with the item it is registering (`struct ep_pqueue`).
+#[repr(C)]
+struct EpPqueue<'a> {
+    pt: PollTable,
+    epi: &'a Epitem,
+}
+
+/// Called by the target's `poll` for each wait queue it would wake (`ep_ptable_queue_proc`).
+///
+/// # Safety
+///
+/// `pt` must be the `pt` of an `EpPqueue` passed to `vfs_poll` by [`Epitem::hook`], and
+/// `whead` a live wait queue of the target.
+unsafe extern "C" fn ep_ptable_queue_proc(
+    _file: *mut bindings::file,
+    whead: *mut bindings::wait_queue_head,
+    pt: *mut bindings::poll_table,
+) {
+    // SAFETY: `pt` is the first field of a `repr(C)` `EpPqueue` (`PollTable` is transparent),
+    // alive for the duration of `vfs_poll`, which is calling us.
+    let epq = unsafe { &*pt.cast::<EpPqueue<'_>>() };
+    // SAFETY: We are inside `Epitem::hook` (under `mtx`) and `whead` is live.
+    unsafe { epq.epi.queue(whead) };
+}
+
+/// The wake function of every wait entry (`ep_poll_callback`): runs when a target wakes one
+/// of the queues a watch is hooked on, in the waker's context with that queue's lock held,
+/// maybe in hard IRQ. Puts the item on the ready list and wakes a waiter and the pollers.
+///
+/// # Safety
+///
+/// `wait` must be the `wait` of an [`EppollEntry`] hooked by [`EppollEntry::hook`], whose
+/// `private` is its live epitem; the caller holds the queue's lock.
+unsafe extern "C" fn ep_poll_callback(
+    wait: *mut bindings::wait_queue_entry,
+    _mode: c_uint,
+    _sync: c_int,
+    key: *mut c_void,
+) -> c_int {
+    // The key is a poll mask cast to a pointer (`key_to_poll`); it fits in 32 bits.
+    let pollflags = key as usize as u32;
+    // SAFETY: `private` was set to the epitem by `hook`, and the epitem outlives the entry's
+    // time on the queue (it unhooks before it is freed; unhooking takes the queue lock that
+    // our caller holds).
+    let epi = unsafe { &*(*wait).private.cast::<Epitem>() };
+    let events = epi.events();
+    let mut ewake = 0;
+
+    // A disarmed one-shot item, or a wake-up for events it does not want, is ignored.
+    if events & !EP_PRIVATE_BITS != 0 && (pollflags == 0 || pollflags & events != 0) {
+        let woke_waiter = epi.ep().item_ready(epi);
+        if woke_waiter && events & EPOLLEXCLUSIVE != 0 && pollflags & POLLFREE == 0 {
+            // With EPOLLEXCLUSIVE, tell the waker we consumed its wake-up only when the event
+            // is one this item asked for, so that it wakes the next exclusive entry otherwise.
+            ewake = match pollflags & EPOLLINOUT_BITS {
+                EPOLLIN => (events & EPOLLIN != 0) as c_int,
+                EPOLLOUT => (events & EPOLLOUT != 0) as c_int,
+                0 => 1,
+                _ => 0,
+            };
+        }
+    }
+    if events & EPOLLEXCLUSIVE == 0 {
+        ewake = 1;
+    }
+
+    if pollflags & POLLFREE != 0 {
+        // The queue is being freed (e.g. signalfd's at exec or exit). Leave it now and clear
+        // `whead` with release semantics: the owner may free the queue after an RCU grace
+        // period, and `unhook` must then see null and not touch it.
+        // SAFETY: `wait` is on the queue whose lock our caller holds; `__wake_up_common`
+        // tolerates the current entry removing itself. `EppollEntry` is `repr(C)` with `wait`
+        // first, and `Opaque` is transparent, so the cast finds its entry.
+        unsafe {
+            list_del_init(ptr::addr_of_mut!((*wait).entry));
+            (*wait.cast::<EppollEntry>())
+                .whead
+                .store(ptr::null_mut(), Ordering::Release);
+        }
+    }
+    ewake
+}

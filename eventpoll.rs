@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The instance: fs/eventpoll.c's `struct eventpoll` with `ep_insert`, `ep_modify`,
+//! `ep_remove`, `ep_poll` and `ep_send_events`.
+//!
+//! # Locks
+//!
+//! - `mtx` (mutex, `ep->mtx`): the interest set, and each item's requested events, data and
+//!   wait entries. Held by every CTL and by the event transfer of WAIT, so an item cannot
+//!   leave the interest set while WAIT reports it.
+//! - `ready` (IRQ-safe spinlock, `ep->lock`): the ready list, the transfer list and every
+//!   item's ready link. Taken by `ep_poll_callback` in the waker's context.
+//! - `wq` and `poll_wait` (the wait queues' own spinlocks): waiters in WAIT, and pollers of
+//!   the instance itself.
+//!
+//! Nesting: `mtx` → a target's wait-queue lock (taken by its `poll`, and by adding or
+//! removing our entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is released,
+//! possibly inside a target's queue lock (the callback wakes them). Nothing sleeps under
+//! `ready`, and `mtx` is never taken inside any spinlock.
+//!
+//! A waiter queues itself on `wq` and then checks the ready list under `ready`; the callback
+//! links the item and reads whether `wq` has waiters under `ready` too. Whichever of the two
+//! critical sections comes second sees the other's write, so a wake-up is never lost.
+//!
+//! # Differences from fs/eventpoll.c
+//!
+//! - No `ovflist`: see `ready.rs` for the transfer list that replaces it.
+//! - The target file is held by a reference for the lifetime of the watch, so closing a
+//!   watched fd does not remove the watch until it is deleted or the instance closes.
+
+use core::pin::Pin;
+use kernel::{
+    bindings,
+    fs::{File, LocalFile},
+    new_mutex, new_spinlock_irq,
+    prelude::*,
+    static_lock_class,
+    sync::{aref::ARef, Mutex, SpinLockIrq},
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    epitem::Epitem,
+    rbtree::{FileFd, RbTree},
+    ready::ReadyList,
+    uapi::*,
+    waitqueue::{self, WaitQueueHead},
+};
+
+/// One instance: fs/eventpoll.c's `struct eventpoll`.
+#[pin_data(PinnedDrop)]
+pub(crate) struct EventPoll {
+    /// The interest set (`ep->rbr`), and the serialisation of CTL and event transfer.
+    #[pin]
+    mtx: Mutex<RbTree>,
+    /// The ready list (`ep->rdllist`).
+    #[pin]
+    pub(crate) ready: SpinLockIrq<ReadyList>,
+    /// Tasks in WAIT (`ep->wq`), queued exclusively: one is woken per event.
+    #[pin]
+    wq: WaitQueueHead,
+    /// Pollers of the instance file itself (`ep->poll_wait`).
+    #[pin]
+    poll_wait: WaitQueueHead,
+}
+
+impl EventPoll {
+    /// A new, empty instance (`ep_alloc`).
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            mtx <- new_mutex!(RbTree::new(), "eventpoll::mtx"),
+            ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
+            wq <- WaitQueueHead::new(c"eventpoll::wq", static_lock_class!()),
+            poll_wait <- WaitQueueHead::new(c"eventpoll::poll_wait", static_lock_class!()),
+        })
+    }
+
+    /// Puts `epi` on the ready list and wakes a waiter and the pollers: the part of
+    /// `ep_poll_callback` and `ep_insert` that touches the instance. Returns whether a waiter
+    /// was there to wake.
+    pub(crate) fn item_ready(&self, epi: &Epitem) -> bool {
+        let (wake, pwake) = {
+            let mut ready = self.ready.lock();
+            ready.as_mut().add_tail(epi);
+            (self.wq.is_active(), self.poll_wait.is_active())
+        };
+        if wake {
+            self.wq.wake_up(0);
+        }
+        if pwake {
+            self.poll_wait.wake_up(EPOLLIN);
+        }
+        wake
+    }
+
+    /// EPOLL_CTL: `do_epoll_ctl` with epoll_ctl(2)'s errno rules. `me` is the instance's file.
+    pub(crate) fn ctl(&self, me: &File, args: &CtlArgs) -> Result<isize> {
+        if args.flags != 0 {
+            return Err(EINVAL);
+        }
+        let fd = u32::try_from(args.fd).map_err(|_| EBADF)?;
+        let tfile = LocalFile::fget(fd).map_err(|_| EBADF)?;
+        // SAFETY: We are in an ioctl, which is not inside an `fdget_pos` region on this thread.
+        let tfile = unsafe { LocalFile::assume_no_fdget_pos(tfile) };
+
+        // epoll's order: the instance itself is refused with EINVAL, a target that cannot be
+        // polled with EPERM.
+        if tfile.as_ptr() == me.as_ptr() {
+            return Err(EINVAL);
+        }
+        if !waitqueue::file_can_poll(&tfile) {
+            return Err(EPERM);
+        }
+        let op = args.op;
+        let mut events = args.events;
+        let has_event = op != EPOLL_CTL_DEL;
+        if has_event && events & EPOLLWAKEUP != 0 && !capable_block_suspend() {
+            // `ep_take_care_of_epollwakeup`: dropped silently without CAP_BLOCK_SUSPEND.
+            events &= !EPOLLWAKEUP;
+        }
+        if has_event && events & EPOLLEXCLUSIVE != 0 {
+            if op == EPOLL_CTL_MOD || (op == EPOLL_CTL_ADD && events & !EPOLLEXCLUSIVE_OK_BITS != 0)
+            {
+                return Err(EINVAL);
+            }
+        }
+
+        let key = FileFd {
+            file: tfile.as_ptr() as usize,
+            fd: args.fd,
+        };
+        let mut tree = self.mtx.lock();
+        let epi = tree.find(key);
+        match op {
+            EPOLL_CTL_ADD => match epi {
+                Some(_) => Err(EEXIST),
+                None => self.insert(&mut tree, tfile, args.fd, events | EPOLLERR | EPOLLHUP, args.data),
+            },
+            EPOLL_CTL_MOD => match epi {
+                None => Err(ENOENT),
+                Some(epi) if epi.events() & EPOLLEXCLUSIVE != 0 => Err(EINVAL),
+                Some(epi) => {
+                    self.modify(epi, events | EPOLLERR | EPOLLHUP, args.data);
+                    Ok(0)
+                }
+            },
+            EPOLL_CTL_DEL => match tree.remove(key) {
+                // Dropping the item unhooks it and takes it off the ready list.
+                Some(epi) => {
+                    drop(epi);
+                    Ok(0)
+                }
+                None => Err(ENOENT),
+            },
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// `ep_insert`: a new watch, hooked on the target's wait queues; reported at once if the
+    /// target is already ready.
+    fn insert(&self, tree: &mut RbTree, file: ARef<File>, fd: i32, events: u32, data: u64) -> Result<isize> {
+        let epi = KBox::pin_init(Epitem::new(self, file, fd, events, data), GFP_KERNEL_ACCOUNT)?;
+        let key = epi.key();
+        let epi = tree.insert(epi).map_err(|_| EEXIST)?;
+        match epi.hook() {
+            Ok(revents) => {
+                if revents != 0 {
+                    self.item_ready(epi);
+                }
+                Ok(0)
+            }
+            Err(e) => {
+                // Undo: dropping the item takes off whatever entries were hooked.
+                drop(tree.remove(key));
+                Err(e)
+            }
+        }
+    }
+
+    /// `ep_modify`: new events and data, and a re-poll so that an already-ready target is
+    /// reported under the new mask.
+    fn modify(&self, epi: &Epitem, events: u32, data: u64) {
+        epi.set_event(events, data);
+        if epi.poll() != 0 {
+            self.item_ready(epi);
+        }
+    }
+
+    /// EPOLL_WAIT: `ep_poll`. Waits until events are ready, the timeout passes or a signal
+    /// arrives (EINTR, never restarted), then reports up to `maxevents` records.
+    pub(crate) fn wait(&self, args: &WaitArgs) -> Result<isize> {
+        if args.sigmask != 0 || args.sigsetsize != 0 || args.flags != 0 || args.timeout_ns != 0 {
+            return Err(EINVAL);
+        }
+        if args.maxevents <= 0 || args.maxevents > EP_MAX_EVENTS {
+            return Err(EINVAL);
+        }
+        let maxevents = args.maxevents as usize;
+        let len = maxevents * core::mem::size_of::<EpollEvent>();
+        if !access_ok(args.events, len) {
+            return Err(EFAULT);
+        }
+
+        // The deadline, absolute on CLOCK_MONOTONIC, with the slack `select_estimate_accuracy`
+        // would give a normal task: 0.1% of the timeout, at least 50 us, at most 100 ms.
+        let (mut timed_out, deadline, slack) = match args.timeout {
+            t if t < 0 => (false, None, 0),
+            0 => (true, None, 0),
+            t => {
+                let ns = i64::from(t) * 1_000_000;
+                // SAFETY: FFI call without preconditions.
+                let now = unsafe { bindings::ktime_get() };
+                let slack = (ns as u64 / 1000).clamp(50_000, 100_000_000);
+                (false, Some(now.saturating_add(ns)), slack)
+            }
+        };
+
+        let mut eavail = !self.ready.lock().is_empty();
+        loop {
+            if eavail {
+                let n = self.send_events(args.events as usize, maxevents)?;
+                if n != 0 {
+                    return Ok(n as isize);
+                }
+            }
+            if timed_out {
+                return Ok(0);
+            }
+            if kernel::current!().signal_pending() {
+                return Err(EINTR);
+            }
+            timed_out = self
+                .wq
+                .wait_exclusive(deadline, slack, || !self.ready.lock().is_empty());
+            eavail = true;
+        }
+    }
+
+    /// `ep_send_events`: reports up to `maxevents` ready items to the user's array at `uaddr`.
+    /// Each item is re-polled, since readiness may have gone since its wake-up; level-triggered
+    /// items go back to the tail of the ready list (round-robin between WAITs), one-shot items
+    /// are disarmed. An item whose record cannot be written stays ready; the error is returned
+    /// only if nothing was written.
+    fn send_events(&self, uaddr: usize, maxevents: usize) -> Result<usize> {
+        let _tree = self.mtx.lock();
+        let len = maxevents * core::mem::size_of::<EpollEvent>();
+        let mut out = UserSlice::new(UserPtr::from_addr(uaddr), len).writer();
+        self.ready.lock().as_mut().start_transfer();
+
+        let mut n = 0;
+        let mut res = Ok(());
+        while n < maxevents {
+            let Some(epi) = self.ready.lock().as_mut().pop_transfer() else {
+                break;
+            };
+            // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
+            // invariant), and they cannot leave it while we hold `mtx`.
+            let epi = unsafe { epi.as_ref() };
+            let revents = epi.poll();
+            if revents == 0 {
+                continue;
+            }
+            let record = EpollEvent {
+                events: revents,
+                data: epi.data(),
+            };
+            if out.write(&record).is_err() {
+                self.ready.lock().as_mut().unpop_transfer(epi);
+                if n == 0 {
+                    res = Err(EFAULT);
+                }
+                break;
+            }
+            n += 1;
+            let events = epi.events();
+            if events & EPOLLONESHOT != 0 {
+                epi.disarm();
+            } else if events & EPOLLET == 0 {
+                self.ready.lock().as_mut().add_tail(epi);
+            }
+        }
+
+        let more = {
+            let mut ready = self.ready.lock();
+            ready.as_mut().end_transfer();
+            !ready.is_empty()
+        };
+        // Waiters queue exclusively, so a wake-up reaches one of them: pass it on while events
+        // remain (the chained wake-up of C's `ep_done_scan`).
+        if more && self.wq.is_active() {
+            self.wq.wake_up(0);
+        }
+        res.map(|()| n)
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for EventPoll {
+    /// `ep_free`: every watch is unhooked from its target and freed, and its file reference
+    /// dropped, before the instance's memory goes.
+    fn drop(self: Pin<&mut Self>) {
+        let mut tree = self.mtx.lock();
+        while let Some(epi) = tree.pop_first() {
+            drop(epi);
+        }
+    }
+}
+
+/// Whether the user range `[addr, addr + len)` is below the user address limit
+/// (`access_ok`): WAIT refuses a buffer outside it with EFAULT before anything else, as
+/// `ep_check_params` does.
+fn access_ok(addr: u64, len: usize) -> bool {
+    // SAFETY: `USER_PTR_MAX` is set once at boot and only read afterwards.
+    let max = unsafe { core::ptr::addr_of!(bindings::USER_PTR_MAX).read() } as u64;
+    match addr.checked_add(len as u64) {
+        Some(end) => end == 0 || end - 1 <= max,
+        None => false,
+    }
+}
+
+/// Whether the caller may use EPOLLWAKEUP.
+fn capable_block_suspend() -> bool {
+    // SAFETY: FFI call without preconditions.
+    unsafe { bindings::capable(bindings::CAP_BLOCK_SUSPEND as i32) }
+}

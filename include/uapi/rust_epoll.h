@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * rust_epoll.h - userspace interface of /dev/rust_epoll.
+ *
+ * Each open() of /dev/rust_epoll is one private eventpoll: the epoll_create1() of the device.
+ * The ioctls below are epoll_ctl() and epoll_wait() on it, with epoll's flags and errno values.
+ * Events are returned in the layout of the architecture's `struct epoll_event` (packed on
+ * x86-64), so an array of <sys/epoll.h>'s struct epoll_event can be passed as it is, and code
+ * written for epoll ports unchanged. The ops and event bits are epoll's own (EPOLL_CTL_ADD,
+ * EPOLLIN, ...): take them from <sys/epoll.h> or <linux/eventpoll.h>. This header includes
+ * neither, since the two conflict with each other. All structs have explicit sizes and no implicit
+ * padding; fields marked "must be 0" are refused with EINVAL when set, and give room to grow.
+ */
+#ifndef _UAPI_RUST_EPOLL_H
+#define _UAPI_RUST_EPOLL_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define RUST_EPOLL_DEVICE "/dev/rust_epoll"
+
+/* The ioctl magic: 0xE9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst. */
+#define RUST_EPOLL_IOC_MAGIC 0xE9
+
+#if defined(__x86_64__)
+#define RUST_EPOLL_PACKED __attribute__((packed))
+#else
+#define RUST_EPOLL_PACKED
+#endif
+
+/* One returned event: the layout of struct epoll_event. */
+struct rust_epoll_event {
+	__u32 events;	/* the EPOLL* bits that are ready, filtered by the watch's events */
+	__u64 data;	/* the watch's data, as given to RUST_EPOLL_CTL */
+} RUST_EPOLL_PACKED;
+
+/* RUST_EPOLL_CTL: epoll_ctl(epfd, op, fd, &{events, data}). Returns 0 or -1 with errno. */
+struct rust_epoll_ctl {
+	__u32 op;	/* EPOLL_CTL_ADD, EPOLL_CTL_MOD or EPOLL_CTL_DEL */
+	__s32 fd;	/* the target file descriptor */
+	__u32 events;	/* EPOLLIN, EPOLLOUT, ... as for epoll_ctl(); ignored for DEL */
+	__u32 flags;	/* must be 0 */
+	__u64 data;	/* returned unchanged with every event of this watch */
+};
+
+/*
+ * RUST_EPOLL_WAIT: epoll_wait(epfd, events, maxevents, timeout).
+ * Returns the number of records written to `events` (0 on timeout) or -1 with errno;
+ * a signal gives EINTR and is never restarted, as epoll_wait() is not.
+ */
+struct rust_epoll_wait {
+	__u64 events;		/* user pointer to struct rust_epoll_event[maxevents] */
+	__s32 maxevents;	/* 1 .. INT_MAX / sizeof(struct rust_epoll_event) */
+	__s32 timeout;		/* milliseconds: -1 forever, 0 poll, > 0 at least this long */
+	__u64 sigmask;		/* must be 0 (reserved for epoll_pwait) */
+	__u32 sigsetsize;	/* must be 0 (reserved for epoll_pwait) */
+	__u32 flags;		/* must be 0 (reserved for epoll_pwait2's nanosecond timeout) */
+	__s64 timeout_ns;	/* must be 0 (reserved for epoll_pwait2) */
+};
+
+#define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
+#define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
+
+#if defined(__cplusplus)
+#define RUST_EPOLL_ASSERT(e, m) static_assert(e, m)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define RUST_EPOLL_ASSERT(e, m) _Static_assert(e, m)
+#endif
+#ifdef RUST_EPOLL_ASSERT
+#if defined(__x86_64__)
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_event) == 12, "rust_epoll_event layout");
+#endif
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ctl) == 24, "rust_epoll_ctl layout");
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_wait) == 40, "rust_epoll_wait layout");
+#undef RUST_EPOLL_ASSERT
+#endif
+
+#endif /* _UAPI_RUST_EPOLL_H */

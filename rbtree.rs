@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The interest set: fs/eventpoll.c's `ep->rbr`, `ep_find`, `ep_rbtree_insert` and
+//! `ep_cmp_ffd`, over the kernel's own `rb_root`.
+//!
+//! Each [`Epitem`] embeds its `rb_node`, so a watch is one allocation, as in C. The tree owns
+//! its items: [`RbTree::insert`] takes a `Pin<KBox<Epitem>>` and [`RbTree::remove`] gives it
+//! back. `kernel::rbtree` allocates its own node per entry, which is why this file exists.
+//! The tree lives inside the eventpoll's `mtx`, so `&mut RbTree` means "ctl is serialised".
+
+use core::{cmp::Ordering, ptr};
+use kernel::{bindings, prelude::*};
+
+use crate::epitem::Epitem;
+
+/// The key of a watch (`struct epoll_filefd`): the target file and the fd it was added by.
+/// Ordered like `ep_cmp_ffd`: by file pointer, then fd.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct FileFd {
+    pub(crate) file: usize,
+    pub(crate) fd: i32,
+}
+
+/// An rb-tree of epitems keyed by [`FileFd`].
+///
+/// # Invariants
+///
+/// Every node reachable from `root` is the `rbn` of an `Epitem` leaked from a
+/// `Pin<KBox<Epitem>>` by [`RbTree::insert`], owned by the tree until [`RbTree::remove`].
+pub(crate) struct RbTree {
+    root: bindings::rb_root,
+    len: usize,
+}
+
+// SAFETY: The tree owns its epitems, which are `Send`; moving the tree moves only the root
+// pointer (nodes do not point back at `root`).
+unsafe impl Send for RbTree {}
+
+impl RbTree {
+    /// An empty tree.
+    pub(crate) const fn new() -> Self {
+        Self {
+            root: bindings::rb_root {
+                rb_node: ptr::null_mut(),
+            },
+            len: 0,
+        }
+    }
+
+    /// How many watches the tree holds.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The item watching `key` (`ep_find`).
+    pub(crate) fn find(&self, key: FileFd) -> Option<&Epitem> {
+        let mut node = self.root.rb_node;
+        while !node.is_null() {
+            // SAFETY: By the type invariant `node` is the `rbn` of an item the tree owns, which
+            // lives as long as the tree borrows it.
+            let epi = unsafe { &*Epitem::from_rbn(node) };
+            // SAFETY: `node` is a valid node of this tree (type invariant).
+            node = match key.cmp(&epi.key()) {
+                Ordering::Less => unsafe { (*node).rb_left },
+                Ordering::Greater => unsafe { (*node).rb_right },
+                Ordering::Equal => return Some(epi),
+            };
+        }
+        None
+    }
+
+    /// Adds `epi` (`ep_rbtree_insert`) and returns a reference to it, now owned by the tree.
+    /// Gives it back if its key is already present.
+    pub(crate) fn insert(&mut self, epi: Pin<KBox<Epitem>>) -> Result<&Epitem, Pin<KBox<Epitem>>> {
+        let key = epi.key();
+        let mut link: *mut *mut bindings::rb_node = &mut self.root.rb_node;
+        let mut parent: *mut bindings::rb_node = ptr::null_mut();
+        // SAFETY: `link` points at the root slot or a child slot of a node the tree owns.
+        while !unsafe { *link }.is_null() {
+            // SAFETY: As above; the slot holds a valid node.
+            parent = unsafe { *link };
+            // SAFETY: `parent` is an owned item's `rbn` (type invariant).
+            let other = unsafe { &*Epitem::from_rbn(parent) };
+            link = match key.cmp(&other.key()) {
+                // SAFETY: `parent` is valid; we take the address of one of its child slots.
+                Ordering::Less => unsafe { ptr::addr_of_mut!((*parent).rb_left) },
+                // SAFETY: As above.
+                Ordering::Greater => unsafe { ptr::addr_of_mut!((*parent).rb_right) },
+                Ordering::Equal => return Err(epi),
+            };
+        }
+        // SAFETY: The epitem is pinned: it will not move until `remove` turns it back into a
+        // box. INVARIANT: from here the tree owns it.
+        let epi = unsafe { KBox::into_raw(Pin::into_inner_unchecked(epi)) };
+        // SAFETY: `epi` is valid; `link` is the empty slot under `parent` where the key goes.
+        unsafe {
+            let node = (*epi).rbn();
+            bindings::rb_link_node(node, parent, link);
+            bindings::rb_insert_color(node, &mut self.root);
+        }
+        self.len += 1;
+        // SAFETY: `epi` is owned by the tree, which `&self`'s lifetime borrows.
+        Ok(unsafe { &*epi })
+    }
+
+    /// Takes the item watching `key` out of the tree and gives ownership back.
+    pub(crate) fn remove(&mut self, key: FileFd) -> Option<Pin<KBox<Epitem>>> {
+        let epi: *const Epitem = self.find(key)?;
+        // SAFETY: `epi` was found in this tree, so its `rbn` is one of our nodes.
+        unsafe { Some(self.erase(epi)) }
+    }
+
+    /// Takes the first item out (for tearing the instance down).
+    pub(crate) fn pop_first(&mut self) -> Option<Pin<KBox<Epitem>>> {
+        // SAFETY: `root` is a valid tree.
+        let node = unsafe { bindings::rb_first(&self.root) };
+        if node.is_null() {
+            return None;
+        }
+        // SAFETY: `node` is a node of this tree, the `rbn` of an owned item.
+        unsafe { Some(self.erase(Epitem::from_rbn(node))) }
+    }
+
+    /// Visits every item in key order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Epitem)) {
+        // SAFETY: `root` is a valid tree.
+        let mut node = unsafe { bindings::rb_first(&self.root) };
+        while !node.is_null() {
+            // SAFETY: `node` is a node of this tree, the `rbn` of an owned item.
+            f(unsafe { &*Epitem::from_rbn(node) });
+            // SAFETY: As above.
+            node = unsafe { bindings::rb_next(node) };
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `epi` must be an item owned by this tree.
+    unsafe fn erase(&mut self, epi: *const Epitem) -> Pin<KBox<Epitem>> {
+        // SAFETY: The caller guarantees `epi` is in this tree.
+        unsafe { bindings::rb_erase((*epi).rbn(), &mut self.root) };
+        self.len -= 1;
+        // SAFETY: `epi` came from `KBox::into_raw` in `insert` and is no longer reachable from
+        // the tree, so ownership returns to the box; it never moved, so it is still pinned.
+        unsafe { Pin::new_unchecked(KBox::from_raw(epi.cast_mut())) }
+    }
+}
+
+impl Drop for RbTree {
+    fn drop(&mut self) {
+        // `EventPoll` empties the tree (unhooking each item) before it is dropped; this only
+        // frees what a logic error could leave behind, without touching wait queues.
+        while self.pop_first().is_some() {}
+    }
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ep.h - one interface over /dev/rust_epoll and the kernel's native epoll, so that each test
+ * runs against both and asserts the same behaviour of each.
+ */
+#ifndef RUST_EPOLL_TESTS_EP_H
+#define RUST_EPOLL_TESTS_EP_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../include/uapi/rust_epoll.h"
+
+_Static_assert(sizeof(struct epoll_event) == sizeof(struct rust_epoll_event),
+	       "struct epoll_event and struct rust_epoll_event differ");
+
+/* Creates an instance: the device's, or native epoll's when `native`. */
+static inline int ep_create(bool native)
+{
+	if (native)
+		return epoll_create1(EPOLL_CLOEXEC);
+	return open(RUST_EPOLL_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+static inline int ep_ctl(bool native, int epfd, int op, int fd, uint32_t events, uint64_t data)
+{
+	if (native) {
+		struct epoll_event ev = { .events = events, .data.u64 = data };
+
+		return epoll_ctl(epfd, op, fd, &ev);
+	}
+	struct rust_epoll_ctl c = { .op = (uint32_t)op, .fd = fd, .events = events, .data = data };
+
+	return ioctl(epfd, RUST_EPOLL_CTL, &c);
+}
+
+static inline int ep_wait(bool native, int epfd, struct epoll_event *evs, int max, int timeout)
+{
+	if (native)
+		return epoll_wait(epfd, evs, max, timeout);
+	struct rust_epoll_wait w = {
+		.events = (uint64_t)(uintptr_t)evs, .maxevents = max, .timeout = timeout,
+	};
+
+	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+}
+
+#endif

@@ -1,0 +1,714 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The core eventpoll, seen from userspace: create, ctl, wait. Every TEST_F runs twice, on
+ * /dev/rust_epoll ("device") and on the kernel's native epoll ("native"), with the same
+ * assertions: whatever native epoll does, the device must do too.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "ep.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+FIXTURE(ep) {
+	int epfd;
+	int p[2];	/* a pipe most tests watch */
+};
+
+FIXTURE_VARIANT(ep) {
+	bool native;
+};
+
+FIXTURE_VARIANT_ADD(ep, device) {
+	.native = false,
+};
+
+FIXTURE_VARIANT_ADD(ep, native) {
+	.native = true,
+};
+
+FIXTURE_SETUP(ep)
+{
+	self->epfd = ep_create(variant->native);
+	ASSERT_GE(self->epfd, 0) TH_LOG("creating the instance: %s", strerror(errno));
+	ASSERT_EQ(0, pipe2(self->p, O_NONBLOCK));
+}
+
+FIXTURE_TEARDOWN(ep)
+{
+	close(self->epfd);
+	close(self->p[0]);
+	close(self->p[1]);
+}
+
+#define CTL(op, fd, ev, data) ep_ctl(variant->native, self->epfd, op, fd, ev, data)
+#define WAIT(evs, max, to) ep_wait(variant->native, self->epfd, evs, max, to)
+#define ADD(fd, ev, data) CTL(EPOLL_CTL_ADD, fd, ev, data)
+
+static void put(int fd)
+{
+	char c = 'x';
+
+	if (write(fd, &c, 1) != 1)
+		abort();
+}
+
+/* Each open is an independent instance; many can exist and be closed. */
+TEST(open_close_many)
+{
+	static int fds[1000];
+	struct epoll_event ev;
+	int p[2];
+
+	for (int i = 0; i < 1000; i++) {
+		fds[i] = ep_create(false);
+		ASSERT_GE(fds[i], 0) TH_LOG("open %d: %s", i, strerror(errno));
+	}
+	ASSERT_EQ(0, pipe(p));
+	put(p[1]);
+	ASSERT_EQ(0, ep_ctl(false, fds[0], EPOLL_CTL_ADD, p[0], EPOLLIN, 1));
+	/* A watch in one instance is invisible in another. */
+	EXPECT_EQ(1, ep_wait(false, fds[0], &ev, 1, 0));
+	EXPECT_EQ(0, ep_wait(false, fds[1], &ev, 1, 0));
+	EXPECT_EQ(-1, ep_ctl(false, fds[1], EPOLL_CTL_DEL, p[0], 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+	for (int i = 0; i < 1000; i++)
+		ASSERT_EQ(0, close(fds[i]));
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(ep, add_ready_pipe_reports_at_once)
+{
+	struct epoll_event ev[4];
+
+	put(self->p[1]);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0xdeadbeefcafef00dULL));
+	ASSERT_EQ(1, WAIT(ev, 4, 0));
+	EXPECT_EQ(EPOLLIN, ev[0].events);
+	EXPECT_EQ(0xdeadbeefcafef00dULL, ev[0].data.u64);
+}
+
+TEST_F(ep, level_triggered_reports_until_read)
+{
+	struct epoll_event ev[4];
+	char c;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 5));
+	EXPECT_EQ(0, WAIT(ev, 4, 0));
+	put(self->p[1]);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(1, WAIT(ev, 4, 0));
+		EXPECT_EQ(EPOLLIN, ev[0].events);
+		EXPECT_EQ(5, ev[0].data.u64);
+	}
+	ASSERT_EQ(1, read(self->p[0], &c, 1));
+	EXPECT_EQ(0, WAIT(ev, 4, 0));
+}
+
+TEST_F(ep, ebadf)
+{
+	int p[2];
+
+	EXPECT_EQ(-1, ADD(-1, EPOLLIN, 0));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ADD(100000, EPOLLIN, 0));
+	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, pipe(p));
+	close(p[0]);
+	close(p[1]);
+	EXPECT_EQ(-1, ADD(p[0], EPOLLIN, 0));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_DEL, p[0], 0, 0));
+	EXPECT_EQ(EBADF, errno);
+}
+
+/* A regular file on tmpfs has no poll: EPERM, as epoll_ctl(2) says. */
+TEST_F(ep, eperm_for_unpollable_file)
+{
+	char path[] = "/tmp/rust_epoll_test.XXXXXX";
+	int fd = mkstemp(path);
+
+	ASSERT_GE(fd, 0);
+	unlink(path);
+	EXPECT_EQ(-1, ADD(fd, EPOLLIN, 0));
+	EXPECT_EQ(EPERM, errno);
+	close(fd);
+}
+
+TEST_F(ep, einval_for_self_and_bad_op)
+{
+	EXPECT_EQ(-1, ADD(self->epfd, EPOLLIN, 0));
+	EXPECT_EQ(EINVAL, errno);
+	for (int op = -1; op < 6; op++) {
+		if (op == EPOLL_CTL_ADD || op == EPOLL_CTL_DEL || op == EPOLL_CTL_MOD)
+			continue;
+		EXPECT_EQ(-1, CTL(op, self->p[0], EPOLLIN, 0));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	/* Nothing was added by the failed calls. */
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+TEST_F(ep, eexist_and_enoent)
+{
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_MOD, self->p[0], EPOLLIN, 0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+	EXPECT_EQ(-1, ADD(self->p[0], EPOLLIN, 0));
+	EXPECT_EQ(EEXIST, errno);
+	EXPECT_EQ(0, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+}
+
+TEST_F(ep, exclusive_flag_rules)
+{
+	EXPECT_EQ(-1, ADD(self->p[0], EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT, 0));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN | EPOLLEXCLUSIVE, 0));
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_MOD, self->p[0], EPOLLIN | EPOLLEXCLUSIVE, 0));
+	EXPECT_EQ(EINVAL, errno);
+	/* An exclusive watch cannot be modified at all. */
+	EXPECT_EQ(-1, CTL(EPOLL_CTL_MOD, self->p[0], EPOLLIN, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+}
+
+TEST_F(ep, maxevents_einval)
+{
+	struct epoll_event ev;
+
+	EXPECT_EQ(-1, WAIT(&ev, 0, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, WAIT(&ev, -1, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, WAIT(&ev, INT_MAX, 0));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* An unwritable buffer gives EFAULT, and the event is still there afterwards. */
+TEST_F(ep, efault_keeps_events)
+{
+	struct epoll_event ev[2];
+	long page = sysconf(_SC_PAGESIZE);
+	char *map;
+	int q[2];
+
+	EXPECT_EQ(-1, WAIT((struct epoll_event *)(uintptr_t)0xffff888000000000ULL, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	put(self->p[1]);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 1));
+	struct epoll_event *volatile null_events = NULL;
+
+	EXPECT_EQ(-1, WAIT(null_events, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(1, WAIT(ev, 2, 0));
+	EXPECT_EQ(1, ev[0].data.u64);
+
+	/* Room for one record before an inaccessible page: one is written, one stays ready. */
+	ASSERT_EQ(0, pipe(q));
+	put(q[1]);
+	ASSERT_EQ(0, ADD(q[0], EPOLLIN, 2));
+	map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_NONE));
+	struct epoll_event *edge = (struct epoll_event *)(map + page - sizeof(struct epoll_event));
+
+	ASSERT_EQ(1, WAIT(edge, 2, 0));
+	uint64_t first = edge->data.u64;
+
+	ASSERT_EQ(2, WAIT(ev, 2, 0));
+	EXPECT_NE(ev[0].data.u64, ev[1].data.u64);
+	EXPECT_TRUE(ev[0].data.u64 == first || ev[1].data.u64 == first);
+	munmap(map, 2 * page);
+	close(q[0]);
+	close(q[1]);
+}
+
+TEST_F(ep, timeout_zero_returns_at_once)
+{
+	struct epoll_event ev;
+	int64_t t0 = now_ms();
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	EXPECT_LT(now_ms() - t0, 50);
+}
+
+TEST_F(ep, timeout_100ms)
+{
+	struct epoll_event ev;
+	int64_t t0, dt;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+	t0 = now_ms();
+	EXPECT_EQ(0, WAIT(&ev, 1, 100));
+	dt = now_ms() - t0;
+	EXPECT_GE(dt, 100);
+	EXPECT_LT(dt, 1000);
+}
+
+struct delayed_write {
+	int fd;
+	int delay_ms;
+};
+
+static void *write_later(void *arg)
+{
+	struct delayed_write *w = arg;
+
+	usleep(w->delay_ms * 1000);
+	put(w->fd);
+	return NULL;
+}
+
+TEST_F(ep, infinite_timeout_wakes_on_write)
+{
+	struct delayed_write w = { .fd = self->p[1], .delay_ms = 50 };
+	struct epoll_event ev;
+	pthread_t t;
+	int64_t t0 = now_ms();
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 9));
+	ASSERT_EQ(0, pthread_create(&t, NULL, write_later, &w));
+	ASSERT_EQ(1, WAIT(&ev, 1, -1));
+	EXPECT_EQ(9, ev.data.u64);
+	EXPECT_GE(now_ms() - t0, 40);
+	pthread_join(t, NULL);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+static void *signal_later(void *arg)
+{
+	usleep(100 * 1000);
+	pthread_kill(*(pthread_t *)arg, SIGUSR1);
+	return NULL;
+}
+
+/* glibc's signal() sets SA_RESTART; WAIT must still fail with EINTR, as epoll_wait does. */
+TEST_F(ep, eintr_despite_sa_restart)
+{
+	pthread_t me = pthread_self(), t;
+	struct epoll_event ev;
+	int64_t t0 = now_ms();
+
+	signal(SIGUSR1, on_signal);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, signal_later, &me));
+	EXPECT_EQ(-1, WAIT(&ev, 1, 5000));
+	EXPECT_EQ(EINTR, errno);
+	EXPECT_LT(now_ms() - t0, 4000);
+	pthread_join(t, NULL);
+}
+
+/* Fewer slots than ready items: nothing is lost and every item gets its turn (round robin). */
+TEST_F(ep, maxevents_below_ready_count_round_robin)
+{
+	int p[10][2], seen[10] = { 0 };
+	struct epoll_event ev[3];
+	int got = 0;
+
+	for (int i = 0; i < 10; i++) {
+		ASSERT_EQ(0, pipe(p[i]));
+		put(p[i][1]);
+		ASSERT_EQ(0, ADD(p[i][0], EPOLLIN, i));
+	}
+	/* Ten records in four waits of at most three: each item exactly once. */
+	while (got < 10) {
+		int n = WAIT(ev, 3, 0);
+
+		ASSERT_GE(n, 1);
+		ASSERT_LE(n, 3);
+		for (int j = 0; j < n && got < 10; j++, got++) {
+			ASSERT_LT(ev[j].data.u64, 10);
+			EXPECT_EQ(0, seen[ev[j].data.u64]++) TH_LOG("item %llu reported twice",
+				(unsigned long long)ev[j].data.u64);
+		}
+	}
+	for (int i = 0; i < 10; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+}
+
+TEST_F(ep, mod_changes_events_and_data)
+{
+	struct epoll_event ev;
+
+	ASSERT_EQ(0, ADD(self->p[1], EPOLLIN, 1));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_MOD, self->p[1], EPOLLOUT, 7));
+	ASSERT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(EPOLLOUT, ev.events);
+	EXPECT_EQ(7, ev.data.u64);
+	ASSERT_EQ(0, CTL(EPOLL_CTL_MOD, self->p[1], EPOLLIN, 8));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+}
+
+TEST_F(ep, del_stops_events)
+{
+	struct epoll_event ev;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+	put(self->p[1]);
+	ASSERT_EQ(0, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+}
+
+/* EPOLLERR and EPOLLHUP are always watched, even when not asked for. */
+TEST_F(ep, hup_is_always_reported)
+{
+	struct epoll_event ev;
+
+	ASSERT_EQ(0, ADD(self->p[0], 0, 3));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	close(self->p[1]);
+	self->p[1] = open("/dev/null", O_RDONLY);
+	ASSERT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(EPOLLHUP, ev.events);
+	EXPECT_EQ(3, ev.data.u64);
+}
+
+TEST_F(ep, edge_triggered)
+{
+	struct epoll_event ev;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN | EPOLLET, 0));
+	put(self->p[1]);
+	EXPECT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	put(self->p[1]);
+	EXPECT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+}
+
+TEST_F(ep, oneshot_until_rearmed)
+{
+	struct epoll_event ev;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN | EPOLLONESHOT, 0));
+	put(self->p[1]);
+	EXPECT_EQ(1, WAIT(&ev, 1, 0));
+	put(self->p[1]);
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	ASSERT_EQ(0, CTL(EPOLL_CTL_MOD, self->p[0], EPOLLIN | EPOLLONESHOT, 0));
+	EXPECT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+}
+
+TEST_F(ep, data_is_64_bits)
+{
+	struct epoll_event ev;
+
+	put(self->p[1]);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, ~0ULL));
+	ASSERT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(~0ULL, ev.data.u64);
+}
+
+/* Two fds of one pipe are two watches, keyed by (file, fd) like epoll's. */
+TEST_F(ep, dup_is_a_separate_watch)
+{
+	struct epoll_event ev[4];
+	int d = dup(self->p[0]);
+
+	ASSERT_GE(d, 0);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 1));
+	ASSERT_EQ(0, ADD(d, EPOLLIN, 2));
+	put(self->p[1]);
+	ASSERT_EQ(2, WAIT(ev, 4, 0));
+	EXPECT_EQ(3, ev[0].data.u64 + ev[1].data.u64);
+	close(d);
+}
+
+TEST_F(ep, target_eventfd)
+{
+	struct epoll_event ev;
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK);
+
+	ASSERT_GE(efd, 0);
+	ASSERT_EQ(0, ADD(efd, EPOLLIN, 1));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	ASSERT_EQ(8, write(efd, &one, 8));
+	ASSERT_EQ(1, WAIT(&ev, 1, 0));
+	EXPECT_EQ(EPOLLIN, ev.events);
+	ASSERT_EQ(8, read(efd, &one, 8));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	close(efd);
+}
+
+TEST_F(ep, target_socketpair)
+{
+	struct epoll_event ev[2];
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv));
+	ASSERT_EQ(0, ADD(sv[0], EPOLLIN | EPOLLRDHUP, 0));
+	EXPECT_EQ(0, WAIT(ev, 2, 0));
+	ASSERT_EQ(1, send(sv[1], "x", 1, 0));
+	ASSERT_EQ(1, WAIT(ev, 2, 0));
+	EXPECT_EQ(EPOLLIN, ev[0].events);
+	close(sv[1]);
+	ASSERT_EQ(1, WAIT(ev, 2, 0));
+	EXPECT_EQ(EPOLLIN | EPOLLRDHUP | EPOLLHUP, ev[0].events);
+	close(sv[0]);
+}
+
+TEST_F(ep, target_tcp_loopback)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	struct epoll_event ev;
+	int l, c, s;
+
+	l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(l, 8));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&a, &len));
+	ASSERT_EQ(0, ADD(l, EPOLLIN, 1));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(1, WAIT(&ev, 1, 1000));
+	EXPECT_EQ(1, ev.data.u64);
+	s = accept(l, NULL, NULL);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(0, ADD(s, EPOLLIN | EPOLLRDHUP, 2));
+	ASSERT_EQ(1, write(c, "x", 1));
+	ASSERT_EQ(1, WAIT(&ev, 1, 1000));
+	EXPECT_EQ(2, ev.data.u64);
+	EXPECT_EQ(EPOLLIN, ev.events);
+	close(c);
+	usleep(10000);
+	ASSERT_EQ(1, WAIT(&ev, 1, 1000));
+	EXPECT_EQ(EPOLLIN | EPOLLRDHUP, ev.events & (EPOLLIN | EPOLLRDHUP));
+	close(s);
+	close(l);
+}
+
+TEST_F(ep, target_timerfd)
+{
+	struct itimerspec its = { .it_value.tv_nsec = 20 * 1000 * 1000 };
+	struct epoll_event ev;
+	int64_t t0;
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+
+	ASSERT_GE(tfd, 0);
+	ASSERT_EQ(0, ADD(tfd, EPOLLIN, 4));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	t0 = now_ms();
+	ASSERT_EQ(0, timerfd_settime(tfd, 0, &its, NULL));
+	ASSERT_EQ(1, WAIT(&ev, 1, 2000));
+	EXPECT_EQ(4, ev.data.u64);
+	EXPECT_GE(now_ms() - t0, 15);
+	close(tfd);
+}
+
+TEST_F(ep, target_signalfd)
+{
+	struct epoll_event ev;
+	sigset_t set;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &set, NULL));
+	sfd = signalfd(-1, &set, SFD_NONBLOCK);
+	ASSERT_GE(sfd, 0);
+	ASSERT_EQ(0, ADD(sfd, EPOLLIN, 6));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	ASSERT_EQ(0, kill(getpid(), SIGUSR2));
+	ASSERT_EQ(1, WAIT(&ev, 1, 1000));
+	EXPECT_EQ(6, ev.data.u64);
+	close(sfd);
+}
+
+/* 10,000 watches in one instance: one ready among them is found, then all of them. */
+TEST_F(ep, ten_thousand_watches)
+{
+	enum { N = 10000 };
+	static int efd[N];
+	static struct epoll_event ev[N];
+	struct rlimit rl = { N + 256, N + 256 };
+	uint64_t one = 1;
+
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	for (int i = 0; i < N; i++) {
+		efd[i] = eventfd(0, EFD_NONBLOCK);
+		ASSERT_GE(efd[i], 0);
+		ASSERT_EQ(0, ADD(efd[i], EPOLLIN, i));
+	}
+	EXPECT_EQ(0, WAIT(ev, N, 0));
+	ASSERT_EQ(8, write(efd[7777], &one, 8));
+	ASSERT_EQ(1, WAIT(ev, N, 0));
+	EXPECT_EQ(7777, ev[0].data.u64);
+	for (int i = 0; i < N; i++)
+		ASSERT_EQ(8, write(efd[i], &one, 8));
+	EXPECT_EQ(N, WAIT(ev, N, 0));
+	for (int i = 0; i < N; i += 2)
+		ASSERT_EQ(0, CTL(EPOLL_CTL_DEL, efd[i], 0, 0));
+	EXPECT_EQ(N / 2, WAIT(ev, N, 0));
+	for (int i = 0; i < N; i++)
+		close(efd[i]);
+}
+
+struct waiter {
+	bool native;
+	int epfd;
+	int ret;
+	uint64_t data;
+};
+
+static void *wait_once(void *arg)
+{
+	struct waiter *w = arg;
+	struct epoll_event ev;
+
+	w->ret = ep_wait(w->native, w->epfd, &ev, 1, 3000);
+	w->data = ev.data.u64;
+	return NULL;
+}
+
+/*
+ * Two threads wait on one instance. One event wakes one waiter; that waiter, leaving a
+ * ready item behind, wakes the next (the chained wake-up): both return.
+ */
+TEST_F(ep, two_threads_wait_on_one_instance)
+{
+	struct waiter w[2] = {
+		{ variant->native, self->epfd, -2, 0 }, { variant->native, self->epfd, -2, 0 },
+	};
+	pthread_t t[2];
+	int64_t t0 = now_ms();
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 1));
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, wait_once, &w[i]));
+	usleep(100 * 1000);
+	put(self->p[1]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	EXPECT_EQ(1, w[0].ret);
+	EXPECT_EQ(1, w[1].ret);
+	EXPECT_LT(now_ms() - t0, 2500);
+}
+
+/* The instance follows its open file: a forked child waits on it and sees the event. */
+TEST_F(ep, fork_shares_the_instance)
+{
+	struct epoll_event ev;
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 11));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(WAIT(&ev, 1, 2000) == 1 && ev.data.u64 == 11 ? 0 : 1);
+	usleep(50 * 1000);
+	put(self->p[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The device's own interface: reserved fields, bad argument pointers, unknown ioctls. */
+TEST(device_rejects_bad_requests)
+{
+	int fd = ep_create(false), p[2];
+	struct rust_epoll_ctl c = { .op = EPOLL_CTL_ADD, .events = EPOLLIN };
+	struct epoll_event ev;
+	struct rust_epoll_wait w = { .events = (uintptr_t)&ev, .maxevents = 1 };
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, pipe(p));
+	c.fd = p[0];
+	c.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_CTL, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.flags = 0;
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_CTL, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_CTL, (void *)0xffff888000000000ULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, _IO(RUST_EPOLL_IOC_MAGIC, 99)));
+	EXPECT_EQ(ENOTTY, errno);
+	w.sigmask = 1;
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
+	EXPECT_EQ(EINVAL, errno);
+	w.sigmask = 0;
+	w.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
+	EXPECT_EQ(EINVAL, errno);
+	w.flags = 0;
+	w.timeout_ns = 1;
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
+	EXPECT_EQ(EINVAL, errno);
+	w.timeout_ns = 0;
+	EXPECT_EQ(0, ioctl(fd, RUST_EPOLL_WAIT, &w));
+	/* None of the refused requests added anything. */
+	EXPECT_EQ(-1, ep_ctl(false, fd, EPOLL_CTL_DEL, p[0], 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Closing an instance with watches on live targets frees it; the targets live on. */
+TEST(close_instance_with_watches)
+{
+	int p[2], fds[100];
+	char c;
+
+	ASSERT_EQ(0, pipe(p));
+	for (int round = 0; round < 100; round++) {
+		fds[round] = ep_create(false);
+		ASSERT_GE(fds[round], 0);
+		ASSERT_EQ(0, ep_ctl(false, fds[round], EPOLL_CTL_ADD, p[0], EPOLLIN, round));
+		ASSERT_EQ(0, ep_ctl(false, fds[round], EPOLL_CTL_ADD, p[1], EPOLLOUT, round));
+	}
+	put(p[1]);
+	for (int round = 0; round < 100; round++)
+		close(fds[round]);
+	/* Wake-ups after the instances are gone reach no freed entry. */
+	put(p[1]);
+	ASSERT_EQ(1, read(p[0], &c, 1));
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_HARNESS_MAIN

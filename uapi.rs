@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The userspace contract: the Rust side of `include/uapi/rust_epoll.h`, and epoll's own
+//! constants from `include/uapi/linux/eventpoll.h` (whose `EPOLL*` bits bindgen cannot see,
+//! as they are casts). Sizes and offsets are checked at compile time against the header's.
+
+use core::mem::{offset_of, size_of};
+use kernel::{
+    ioctl::_IOW,
+    transmute::{AsBytes, FromBytes},
+};
+
+pub(crate) const EPOLL_CTL_ADD: u32 = 1;
+pub(crate) const EPOLL_CTL_DEL: u32 = 2;
+pub(crate) const EPOLL_CTL_MOD: u32 = 3;
+
+pub(crate) const EPOLLIN: u32 = 0x0000_0001;
+pub(crate) const EPOLLOUT: u32 = 0x0000_0004;
+pub(crate) const EPOLLERR: u32 = 0x0000_0008;
+pub(crate) const EPOLLHUP: u32 = 0x0000_0010;
+pub(crate) const EPOLLEXCLUSIVE: u32 = 1 << 28;
+pub(crate) const EPOLLWAKEUP: u32 = 1 << 29;
+pub(crate) const EPOLLONESHOT: u32 = 1 << 30;
+pub(crate) const EPOLLET: u32 = 1 << 31;
+/// A wait queue is being freed (`POLLFREE`, from `include/uapi/asm-generic/poll.h`).
+pub(crate) const POLLFREE: u32 = 0x4000;
+
+/// Bits that are flags, not events (`EP_PRIVATE_BITS`).
+pub(crate) const EP_PRIVATE_BITS: u32 = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
+pub(crate) const EPOLLINOUT_BITS: u32 = EPOLLIN | EPOLLOUT;
+/// What may accompany EPOLLEXCLUSIVE (`EPOLLEXCLUSIVE_OK_BITS`).
+pub(crate) const EPOLLEXCLUSIVE_OK_BITS: u32 =
+    EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
+
+/// `struct rust_epoll_event`: the layout of `struct epoll_event` (packed on x86-64).
+#[repr(C, packed)]
+pub(crate) struct EpollEvent {
+    pub(crate) events: u32,
+    pub(crate) data: u64,
+}
+
+/// Most records one WAIT may ask for (`EP_MAX_EVENTS`).
+pub(crate) const EP_MAX_EVENTS: i32 = (i32::MAX as usize / size_of::<EpollEvent>()) as i32;
+
+/// `struct rust_epoll_ctl`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct CtlArgs {
+    pub(crate) op: u32,
+    pub(crate) fd: i32,
+    pub(crate) events: u32,
+    pub(crate) flags: u32,
+    pub(crate) data: u64,
+}
+
+/// `struct rust_epoll_wait`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct WaitArgs {
+    pub(crate) events: u64,
+    pub(crate) maxevents: i32,
+    pub(crate) timeout: i32,
+    pub(crate) sigmask: u64,
+    pub(crate) sigsetsize: u32,
+    pub(crate) flags: u32,
+    pub(crate) timeout_ns: i64,
+}
+
+// SAFETY: Plain integers with no padding (checked below): every byte pattern is valid.
+unsafe impl FromBytes for CtlArgs {}
+// SAFETY: As above.
+unsafe impl FromBytes for WaitArgs {}
+// SAFETY: Packed integers: no padding, every byte initialised.
+unsafe impl AsBytes for EpollEvent {}
+
+const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
+pub(crate) const RUST_EPOLL_CTL: u32 = _IOW::<CtlArgs>(RUST_EPOLL_IOC_MAGIC, 1);
+pub(crate) const RUST_EPOLL_WAIT: u32 = _IOW::<WaitArgs>(RUST_EPOLL_IOC_MAGIC, 2);
+
+// The header's layout, field by field: a change on one side fails the build.
+const _: () = {
+    assert!(size_of::<EpollEvent>() == 12);
+    assert!(size_of::<CtlArgs>() == 24);
+    assert!(offset_of!(CtlArgs, op) == 0);
+    assert!(offset_of!(CtlArgs, fd) == 4);
+    assert!(offset_of!(CtlArgs, events) == 8);
+    assert!(offset_of!(CtlArgs, flags) == 12);
+    assert!(offset_of!(CtlArgs, data) == 16);
+    assert!(size_of::<WaitArgs>() == 40);
+    assert!(offset_of!(WaitArgs, events) == 0);
+    assert!(offset_of!(WaitArgs, maxevents) == 8);
+    assert!(offset_of!(WaitArgs, timeout) == 12);
+    assert!(offset_of!(WaitArgs, sigmask) == 16);
+    assert!(offset_of!(WaitArgs, sigsetsize) == 24);
+    assert!(offset_of!(WaitArgs, flags) == 28);
+    assert!(offset_of!(WaitArgs, timeout_ns) == 32);
+};

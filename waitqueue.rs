@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Wait queues and poll tables: `wait_queue_head`, `wait_queue_entry`, `poll_table` and
+//! `vfs_poll`, the C machinery that fs/eventpoll.c is built on.
+//!
+//! `kernel::sync::CondVar` hides its wait queue and sleeps with jiffies timeouts; epoll needs the
+//! queue itself (its waiters are woken one at a time from `ep_poll_callback`, and WAIT sleeps on
+//! an absolute high-resolution deadline), so this file wraps the C types once, in small safe
+//! types. What C keeps `static inline` (`vfs_poll`, `init_poll_funcptr`, `waitqueue_active`) is
+//! written out here in a few lines each.
+
+use core::{ffi::c_void, pin::pin, ptr};
+use kernel::{bindings, fs::File, prelude::*, types::Opaque};
+
+/// What `vfs_poll` reports for a file without a `poll` operation (`DEFAULT_POLLMASK`).
+const DEFAULT_POLLMASK: u32 =
+    bindings::POLLIN | bindings::POLLOUT | bindings::POLLRDNORM | bindings::POLLWRNORM;
+
+/// A `wait_queue_head`: a spinlock-protected list of sleeping tasks or callbacks.
+#[pin_data]
+pub(crate) struct WaitQueueHead {
+    #[pin]
+    inner: Opaque<bindings::wait_queue_head>,
+}
+
+// SAFETY: A `wait_queue_head` is designed to be used from any thread; its list is protected by
+// its own spinlock.
+unsafe impl Send for WaitQueueHead {}
+// SAFETY: All methods take `&self` and go through the C functions, which take the queue's lock.
+unsafe impl Sync for WaitQueueHead {}
+
+impl WaitQueueHead {
+    /// A new, empty wait queue (`init_waitqueue_head`).
+    pub(crate) fn new(name: &'static CStr, key: Pin<&'static kernel::sync::LockClassKey>) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes while the closure runs; `name` and `key` are
+            // static, so they outlive the queue.
+            inner <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_waitqueue_head(slot, name.as_char_ptr(), key.as_ptr())
+            }),
+        })
+    }
+
+    /// The raw queue, for `poll_wait`-style registration by the C side.
+    pub(crate) fn as_raw(&self) -> *mut bindings::wait_queue_head {
+        self.inner.get()
+    }
+
+    /// Whether anything waits on the queue (`waitqueue_active`). Lockless: the caller provides
+    /// the ordering against the waiter's check of its condition (see `EventPoll` on locks).
+    pub(crate) fn is_active(&self) -> bool {
+        let head = self.as_raw();
+        // SAFETY: `head` points to an initialised queue; reading `head.next` races only with
+        // list updates under the queue's lock, which is what `waitqueue_active` does in C too.
+        unsafe {
+            let list = ptr::addr_of_mut!((*head).head);
+            ptr::read_volatile(ptr::addr_of!((*list).next)) != list
+        }
+    }
+
+    /// Wakes one exclusive waiter and every non-exclusive one (`wake_up`), passing `key` as the
+    /// poll mask (`wake_up_poll`), or no mask when `key` is 0.
+    pub(crate) fn wake_up(&self, key: u32) {
+        // SAFETY: The queue is initialised; the key is a poll mask cast to a pointer, as
+        // `poll_to_key` does.
+        unsafe {
+            bindings::__wake_up(
+                self.as_raw(),
+                bindings::TASK_NORMAL,
+                1,
+                key as usize as *mut c_void,
+            )
+        };
+    }
+
+    /// Sleeps as an exclusive waiter (woken one at a time) until woken, a signal arrives, or
+    /// the absolute `CLOCK_MONOTONIC` deadline `expires` (ns) passes; `None` sleeps without one.
+    /// `ready` is checked after the task is queued and before it sleeps, so a wake-up between
+    /// the caller's last check and the sleep is never lost. Returns `true` on timeout.
+    pub(crate) fn wait_exclusive(
+        &self,
+        expires: Option<i64>,
+        slack_ns: u64,
+        ready: impl FnOnce() -> bool,
+    ) -> bool {
+        let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
+        // SAFETY: `entry` is pinned on this stack frame and stays queued only until the
+        // `finish_wait` below, which runs before the frame ends on every path.
+        unsafe {
+            bindings::init_wait_entry(entry.get(), 0);
+            bindings::prepare_to_wait_exclusive(
+                self.as_raw(),
+                entry.get(),
+                bindings::TASK_INTERRUPTIBLE as i32,
+            );
+        }
+        let mut timed_out = false;
+        if !ready() {
+            timed_out = match expires {
+                Some(mut t) => {
+                    // SAFETY: The task state was set by `prepare_to_wait_exclusive`; `t` lives
+                    // across the call. It returns 0 when the deadline passed.
+                    unsafe {
+                        bindings::schedule_hrtimeout_range(
+                            &mut t,
+                            slack_ns,
+                            bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+                        ) == 0
+                    }
+                }
+                None => {
+                    // SAFETY: As above; a plain sleep until a wake-up or a signal.
+                    unsafe { bindings::schedule() };
+                    false
+                }
+            };
+        }
+        // SAFETY: `entry` was initialised and maybe queued on `self` above; this dequeues it
+        // (if a wake-up has not already) and sets the task running again.
+        unsafe { bindings::finish_wait(self.as_raw(), entry.get()) };
+        timed_out
+    }
+}
+
+/// The signature of a wait-queue callback (`wait_queue_func_t`).
+pub(crate) type WakeFn = unsafe extern "C" fn(
+    *mut bindings::wait_queue_entry,
+    core::ffi::c_uint,
+    core::ffi::c_int,
+    *mut c_void,
+) -> core::ffi::c_int;
+
+/// The signature of a poll table's queue procedure (`poll_queue_proc`).
+pub(crate) type QueueProc =
+    unsafe extern "C" fn(*mut bindings::file, *mut bindings::wait_queue_head, *mut bindings::poll_table);
+
+/// Initialises a wait entry that calls `func` instead of waking a task
+/// (`init_waitqueue_func_entry`), with `private` handed to `func` through the entry.
+///
+/// # Safety
+///
+/// `entry` must be valid for writes and not on any wait queue.
+pub(crate) unsafe fn init_wait_func_entry(
+    entry: *mut bindings::wait_queue_entry,
+    func: WakeFn,
+    private: *mut c_void,
+) {
+    // SAFETY: The caller guarantees `entry` is writable and unqueued.
+    unsafe {
+        (*entry).flags = 0;
+        (*entry).private = private;
+        (*entry).func = Some(func);
+        let list = ptr::addr_of_mut!((*entry).entry);
+        (*list).next = list;
+        (*list).prev = list;
+    }
+}
+
+/// A `poll_table` (`init_poll_funcptr`): with a queue procedure, `vfs_poll` registers the
+/// caller on the target's wait queues; without one it only reads the current mask.
+#[repr(transparent)]
+pub(crate) struct PollTable(bindings::poll_table);
+
+impl PollTable {
+    /// A poll table with `qproc` (or none) that asks for the events in `key`.
+    pub(crate) fn new(qproc: Option<QueueProc>, key: u32) -> Self {
+        Self(bindings::poll_table {
+            _qproc: qproc,
+            _key: key,
+        })
+    }
+
+    /// The raw table.
+    pub(crate) fn as_raw(&mut self) -> *mut bindings::poll_table {
+        &mut self.0
+    }
+}
+
+/// Polls `file` (`vfs_poll`): its current event mask, and, when `pt` has a queue procedure,
+/// that procedure is called for each wait queue the file would wake.
+pub(crate) fn vfs_poll(file: &File, pt: &mut PollTable) -> u32 {
+    let f = file.as_ptr();
+    // SAFETY: `file` is a live file, so `f_op` is valid for as long as it is.
+    let poll = unsafe { (*(*f).f_op).poll };
+    match poll {
+        None => DEFAULT_POLLMASK,
+        // SAFETY: The file is alive, and `pt` is a valid poll table for the call.
+        Some(poll) => unsafe { poll(f, pt.as_raw()) },
+    }
+}
+
+/// Whether `file` can be polled at all (`file_can_poll`).
+pub(crate) fn file_can_poll(file: &File) -> bool {
+    // SAFETY: `file` is a live file, so `f_op` is valid for as long as it is.
+    unsafe { (*(*file.as_ptr()).f_op).poll.is_some() }
+}
