@@ -139,7 +139,13 @@ unsafe impl Sync for Epitem {}
 
 impl Epitem {
     /// A new, unhooked watch of `file` (added as `fd`) for `ep`.
-    pub(crate) fn new(ep: &EventPoll, file: ARef<File>, fd: i32, events: u32, data: u64) -> impl PinInit<Self, Error> + use<'_> {
+    pub(crate) fn new(
+        ep: &EventPoll,
+        file: ARef<File>,
+        fd: i32,
+        events: u32,
+        data: u64,
+    ) -> impl PinInit<Self, Error> + use<'_> {
         try_pin_init!(Self {
             rbn: Opaque::uninit(),
             // SAFETY: `slot` is valid for writes.
@@ -222,7 +228,9 @@ impl Epitem {
     /// `link` must be the `rdllink` of a live `Epitem`.
     pub(crate) unsafe fn from_rdllink(link: *mut bindings::list_head) -> NonNull<Epitem> {
         // SAFETY: `rdllink` is a field of `Epitem`; the result is non-null as `link` is.
-        unsafe { NonNull::new_unchecked(link.byte_sub(core::mem::offset_of!(Epitem, rdllink)).cast()) }
+        unsafe {
+            NonNull::new_unchecked(link.byte_sub(core::mem::offset_of!(Epitem, rdllink)).cast())
+        }
     }
 
     fn ep(&self) -> &EventPoll {
@@ -281,8 +289,13 @@ impl Epitem {
     /// live `whead`.
     unsafe fn queue(&self, whead: *mut bindings::wait_queue_head) {
         // SAFETY: Under `mtx` (caller's contract): exclusive access to these cells.
-        let (nwait, more, failed) =
-            unsafe { (&mut *self.nwait.get(), &mut *self.more.get(), &mut *self.failed.get()) };
+        let (nwait, more, failed) = unsafe {
+            (
+                &mut *self.nwait.get(),
+                &mut *self.more.get(),
+                &mut *self.failed.get(),
+            )
+        };
         if *failed {
             return;
         }
@@ -378,8 +391,8 @@ unsafe extern "C" fn ep_poll_callback(
             // With EPOLLEXCLUSIVE, tell the waker we consumed its wake-up only when the event
             // is one this item asked for, so that it wakes the next exclusive entry otherwise.
             ewake = match pollflags & EPOLLINOUT_BITS {
-                EPOLLIN => (events & EPOLLIN != 0) as c_int,
-                EPOLLOUT => (events & EPOLLOUT != 0) as c_int,
+                EPOLLIN => c_int::from(events & EPOLLIN != 0),
+                EPOLLOUT => c_int::from(events & EPOLLOUT != 0),
                 0 => 1,
                 _ => 0,
             };

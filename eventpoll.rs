@@ -134,7 +134,13 @@ impl EventPoll {
         match op {
             EPOLL_CTL_ADD => match epi {
                 Some(_) => Err(EEXIST),
-                None => self.insert(&mut tree, tfile, args.fd, events | EPOLLERR | EPOLLHUP, args.data),
+                None => self.insert(
+                    &mut tree,
+                    tfile,
+                    args.fd,
+                    events | EPOLLERR | EPOLLHUP,
+                    args.data,
+                ),
             },
             EPOLL_CTL_MOD => match epi {
                 None => Err(ENOENT),
@@ -158,8 +164,18 @@ impl EventPoll {
 
     /// `ep_insert`: a new watch, hooked on the target's wait queues; reported at once if the
     /// target is already ready.
-    fn insert(&self, tree: &mut RbTree, file: ARef<File>, fd: i32, events: u32, data: u64) -> Result<isize> {
-        let epi = KBox::pin_init(Epitem::new(self, file, fd, events, data), GFP_KERNEL_ACCOUNT)?;
+    fn insert(
+        &self,
+        tree: &mut RbTree,
+        file: ARef<File>,
+        fd: i32,
+        events: u32,
+        data: u64,
+    ) -> Result<isize> {
+        let epi = KBox::pin_init(
+            Epitem::new(self, file, fd, events, data),
+            GFP_KERNEL_ACCOUNT,
+        )?;
         let key = epi.key();
         let epi = tree.insert(epi).map_err(|_| EEXIST)?;
         match epi.hook() {
@@ -291,6 +307,15 @@ impl EventPoll {
             self.wq.wake_up(0);
         }
         res.map(|()| n)
+    }
+}
+
+impl EventPoll {
+    /// The instance's lines of `/proc/PID/fdinfo/N`: one per watch, in key order.
+    pub(crate) fn show_fdinfo(&self, m: &kernel::seq_file::SeqFile) {
+        self.mtx
+            .lock()
+            .for_each(|epi| crate::introspect::show_epitem(m, epi));
     }
 }
 

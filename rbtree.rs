@@ -29,7 +29,6 @@ pub(crate) struct FileFd {
 /// `Pin<KBox<Epitem>>` by [`RbTree::insert`], owned by the tree until [`RbTree::remove`].
 pub(crate) struct RbTree {
     root: bindings::rb_root,
-    len: usize,
 }
 
 // SAFETY: The tree owns its epitems, which are `Send`; moving the tree moves only the root
@@ -43,13 +42,7 @@ impl RbTree {
             root: bindings::rb_root {
                 rb_node: ptr::null_mut(),
             },
-            len: 0,
         }
-    }
-
-    /// How many watches the tree holds.
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 
     /// The item watching `key` (`ep_find`).
@@ -59,9 +52,10 @@ impl RbTree {
             // SAFETY: By the type invariant `node` is the `rbn` of an item the tree owns, which
             // lives as long as the tree borrows it.
             let epi = unsafe { &*Epitem::from_rbn(node) };
-            // SAFETY: `node` is a valid node of this tree (type invariant).
             node = match key.cmp(&epi.key()) {
+                // SAFETY: `node` is a valid node of this tree (type invariant).
                 Ordering::Less => unsafe { (*node).rb_left },
+                // SAFETY: As above.
                 Ordering::Greater => unsafe { (*node).rb_right },
                 Ordering::Equal => return Some(epi),
             };
@@ -98,7 +92,6 @@ impl RbTree {
             bindings::rb_link_node(node, parent, link);
             bindings::rb_insert_color(node, &mut self.root);
         }
-        self.len += 1;
         // SAFETY: `epi` is owned by the tree, which `&self`'s lifetime borrows.
         Ok(unsafe { &*epi })
     }
@@ -139,7 +132,6 @@ impl RbTree {
     unsafe fn erase(&mut self, epi: *const Epitem) -> Pin<KBox<Epitem>> {
         // SAFETY: The caller guarantees `epi` is in this tree.
         unsafe { bindings::rb_erase((*epi).rbn(), &mut self.root) };
-        self.len -= 1;
         // SAFETY: `epi` came from `KBox::into_raw` in `insert` and is no longer reachable from
         // the tree, so ownership returns to the box; it never moved, so it is still pinned.
         unsafe { Pin::new_unchecked(KBox::from_raw(epi.cast_mut())) }

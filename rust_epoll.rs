@@ -12,11 +12,13 @@ use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
+    seq_file::SeqFile,
     uaccess::{UserPtr, UserSlice},
 };
 
 mod epitem;
 mod eventpoll;
+mod introspect;
 mod rbtree;
 mod ready;
 mod uapi;
@@ -73,5 +75,9 @@ impl MiscDevice for EventPollFile {
             RUST_EPOLL_WAIT => ep.wait(&read_arg::<WaitArgs>(arg)?),
             _ => Err(ENOTTY),
         }
+    }
+
+    fn show_fdinfo(ep: Pin<&EventPoll>, m: &SeqFile, _file: &File) {
+        ep.show_fdinfo(m);
     }
 }

@@ -31,7 +31,10 @@ unsafe impl Sync for WaitQueueHead {}
 
 impl WaitQueueHead {
     /// A new, empty wait queue (`init_waitqueue_head`).
-    pub(crate) fn new(name: &'static CStr, key: Pin<&'static kernel::sync::LockClassKey>) -> impl PinInit<Self> {
+    pub(crate) fn new(
+        name: &'static CStr,
+        key: Pin<&'static kernel::sync::LockClassKey>,
+    ) -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes while the closure runs; `name` and `key` are
             // static, so they outlive the queue.
@@ -131,8 +134,11 @@ pub(crate) type WakeFn = unsafe extern "C" fn(
 ) -> core::ffi::c_int;
 
 /// The signature of a poll table's queue procedure (`poll_queue_proc`).
-pub(crate) type QueueProc =
-    unsafe extern "C" fn(*mut bindings::file, *mut bindings::wait_queue_head, *mut bindings::poll_table);
+pub(crate) type QueueProc = unsafe extern "C" fn(
+    *mut bindings::file,
+    *mut bindings::wait_queue_head,
+    *mut bindings::poll_table,
+);
 
 /// Initialises a wait entry that calls `func` instead of waking a task
 /// (`init_waitqueue_func_entry`), with `private` handed to `func` through the entry.

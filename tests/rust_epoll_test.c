@@ -711,4 +711,50 @@ TEST(close_instance_with_watches)
 	close(p[1]);
 }
 
+/* The "tfd:" lines of /proc/self/fdinfo/<fd>, concatenated. */
+static void fdinfo_watches(int fd, char *out, size_t size)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	out[0] = 0;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "tfd:", 4) && strlen(out) + strlen(line) < size)
+			strcat(out, line);
+	fclose(f);
+}
+
+/* fdinfo lists the watches exactly as native epoll's does, for the same targets. */
+TEST(fdinfo_matches_native)
+{
+	static char mine[4096], theirs[4096];
+	int dev = ep_create(false), nat = ep_create(true), p[2], efd = eventfd(0, 0);
+
+	ASSERT_GE(dev, 0);
+	ASSERT_GE(nat, 0);
+	ASSERT_EQ(0, pipe(p));
+	for (int i = 0; i < 2; i++) {
+		int e = i ? nat : dev;
+		bool native = i;
+
+		ASSERT_EQ(0, ep_ctl(native, e, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 0x1234));
+		ASSERT_EQ(0, ep_ctl(native, e, EPOLL_CTL_ADD, p[1], EPOLLOUT, ~0ULL));
+		ASSERT_EQ(0, ep_ctl(native, e, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLRDHUP, 7));
+		ASSERT_EQ(0, ep_ctl(native, e, EPOLL_CTL_MOD, efd, EPOLLIN | EPOLLONESHOT, 8));
+	}
+	fdinfo_watches(dev, mine, sizeof(mine));
+	fdinfo_watches(nat, theirs, sizeof(theirs));
+	EXPECT_NE(0, strlen(theirs));
+	EXPECT_STREQ(theirs, mine);
+	close(dev);
+	close(nat);
+	close(p[0]);
+	close(p[1]);
+	close(efd);
+}
+
 TEST_HARNESS_MAIN
