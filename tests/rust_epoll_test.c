@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -755,6 +756,129 @@ TEST(fdinfo_matches_native)
 	close(p[0]);
 	close(p[1]);
 	close(efd);
+}
+
+/*
+ * The module cannot be unloaded while an instance is open: the kernel refuses with
+ * EWOULDBLOCK (what rmmod reports as "in use"), and the instance keeps working.
+ */
+TEST(unload_refused_while_open)
+{
+	struct epoll_event ev;
+	int fd = ep_create(false), p[2];
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, fd, EPOLL_CTL_ADD, p[0], EPOLLIN, 1));
+	EXPECT_EQ(-1, syscall(SYS_delete_module, "rust_epoll", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	put(p[1]);
+	EXPECT_EQ(1, ep_wait(false, fd, &ev, 1, 0));
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * Races, bounded: for 3 seconds, one thread adds, modifies and deletes watches on 64 pipes,
+ * two wait, one writes and drains. Each WAIT's records name watched pipes, each at most once
+ * per call; the kernel (KASAN/lockdep when on, vm-run's dmesg check always) checks the rest.
+ */
+enum { STRESS_PIPES = 64, STRESS_MS = 3000 };
+
+struct stress {
+	bool native;
+	int epfd;
+	int p[STRESS_PIPES][2];
+	int64_t end;
+	int bad;
+	long waits, events, ctls;
+};
+
+static void *stress_ctl(void *arg)
+{
+	struct stress *s = arg;
+	unsigned int seed = 1;
+
+	while (now_ms() < s->end) {
+		int i = rand_r(&seed) % STRESS_PIPES, op = 1 + rand_r(&seed) % 3;
+		uint32_t ev = (rand_r(&seed) & 1 ? EPOLLIN : EPOLLOUT) | (rand_r(&seed) & 1 ? EPOLLET : 0);
+
+		ep_ctl(s->native, s->epfd, op, s->p[i][rand_r(&seed) & 1], ev, i);
+		__atomic_add_fetch(&s->ctls, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *stress_wait(void *arg)
+{
+	struct stress *s = arg;
+	struct epoll_event ev[16];
+
+	while (now_ms() < s->end) {
+		int n = ep_wait(s->native, s->epfd, ev, 16, 10);
+		int seen[STRESS_PIPES * 2] = { 0 };
+
+		if (n < 0 && errno != EINTR) {
+			__atomic_add_fetch(&s->bad, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		__atomic_add_fetch(&s->waits, 1, __ATOMIC_RELAXED);
+		for (int i = 0; i < n; i++) {
+			uint64_t d = ev[i].data.u64;
+			/* One record per watch: a pipe's two ends are two watches with the same data. */
+			int key = d < STRESS_PIPES ? (int)d * 2 + !!(ev[i].events & EPOLLOUT) : 0;
+
+			if (d >= STRESS_PIPES || seen[key]++ > 0)
+				__atomic_add_fetch(&s->bad, 1, __ATOMIC_RELAXED);
+		}
+		__atomic_add_fetch(&s->events, n > 0 ? n : 0, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *stress_io(void *arg)
+{
+	struct stress *s = arg;
+	unsigned int seed = 2;
+	char buf[64];
+
+	while (now_ms() < s->end) {
+		int i = rand_r(&seed) % STRESS_PIPES;
+
+		if (rand_r(&seed) & 1)
+			(void)!write(s->p[i][1], "x", 1);
+		else
+			(void)!read(s->p[i][0], buf, sizeof(buf));
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(ep, stress_ctl_wait_write, 60)
+{
+	static struct stress s;
+	pthread_t t[4];
+
+	memset(&s, 0, sizeof(s));
+	s.native = variant->native;
+	s.epfd = self->epfd;
+	for (int i = 0; i < STRESS_PIPES; i++)
+		ASSERT_EQ(0, pipe2(s.p[i], O_NONBLOCK));
+	s.end = now_ms() + STRESS_MS;
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, stress_ctl, &s));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, stress_wait, &s));
+	ASSERT_EQ(0, pthread_create(&t[2], NULL, stress_wait, &s));
+	ASSERT_EQ(0, pthread_create(&t[3], NULL, stress_io, &s));
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%ld ctls, %ld waits, %ld events", s.ctls, s.waits, s.events);
+	EXPECT_EQ(0, s.bad);
+	EXPECT_GT(s.ctls, 1000);
+	EXPECT_GT(s.events, 100);
+	for (int i = 0; i < STRESS_PIPES; i++) {
+		close(s.p[i][0]);
+		close(s.p[i][1]);
+	}
 }
 
 TEST_HARNESS_MAIN
