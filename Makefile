@@ -4,6 +4,8 @@
 # commands: both install what is missing first.
 
 SHELL := /bin/bash
+# rustup's tools, for environments (CI) whose PATH lacks them.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KDIR ?= $(shell $(ROOT)/scripts/kernel || echo /nonexistent-kernel)
 export KDIR
