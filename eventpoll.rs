@@ -205,9 +205,23 @@ impl EventPoll {
     /// EPOLL_WAIT: `ep_poll`. Waits until events are ready, the timeout passes or a signal
     /// arrives (EINTR, never restarted), then reports up to `maxevents` records.
     pub(crate) fn wait(&self, args: &WaitArgs) -> Result<isize> {
-        if args.sigmask != 0 || args.sigsetsize != 0 || args.flags != 0 || args.timeout_ns != 0 {
+        if args.sigmask != 0 || args.sigsetsize != 0 || args.flags & !RUST_EPOLL_WAIT_NSEC != 0 {
             return Err(EINVAL);
         }
+        // The timeout in ns, negative for none: epoll_wait's milliseconds, or epoll_pwait2's
+        // nanoseconds with RUST_EPOLL_WAIT_NSEC (the other field must then be 0).
+        let timeout_ns = if args.flags & RUST_EPOLL_WAIT_NSEC != 0 {
+            if args.timeout != 0 {
+                return Err(EINVAL);
+            }
+            args.timeout_ns
+        } else if args.timeout_ns != 0 {
+            return Err(EINVAL);
+        } else if args.timeout < 0 {
+            -1
+        } else {
+            i64::from(args.timeout) * 1_000_000
+        };
         if args.maxevents <= 0 || args.maxevents > EP_MAX_EVENTS {
             return Err(EINVAL);
         }
@@ -219,11 +233,10 @@ impl EventPoll {
 
         // The deadline, absolute on CLOCK_MONOTONIC, with the slack `select_estimate_accuracy`
         // would give a normal task: 0.1% of the timeout, at least 50 us, at most 100 ms.
-        let (mut timed_out, deadline, slack) = match args.timeout {
+        let (mut timed_out, deadline, slack) = match timeout_ns {
             t if t < 0 => (false, None, 0),
             0 => (true, None, 0),
-            t => {
-                let ns = i64::from(t) * 1_000_000;
+            ns => {
                 // SAFETY: FFI call without preconditions.
                 let now = unsafe { bindings::ktime_get() };
                 let slack = (ns as u64 / 1000).clamp(50_000, 100_000_000);

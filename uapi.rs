@@ -73,6 +73,9 @@ unsafe impl FromBytes for WaitArgs {}
 // SAFETY: Packed integers: no padding, every byte initialised.
 unsafe impl AsBytes for EpollEvent {}
 
+/// `rust_epoll_wait.flags`: the timeout is `timeout_ns` (epoll_pwait2).
+pub(crate) const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
+
 const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
 pub(crate) const RUST_EPOLL_CTL: u32 = _IOW::<CtlArgs>(RUST_EPOLL_IOC_MAGIC, 1);
 pub(crate) const RUST_EPOLL_WAIT: u32 = _IOW::<WaitArgs>(RUST_EPOLL_IOC_MAGIC, 2);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../include/uapi/rust_epoll.h"
@@ -46,6 +48,22 @@ static inline int ep_wait(bool native, int epfd, struct epoll_event *evs, int ma
 		return epoll_wait(epfd, evs, max, timeout);
 	struct rust_epoll_wait w = {
 		.events = (uint64_t)(uintptr_t)evs, .maxevents = max, .timeout = timeout,
+	};
+
+	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+}
+
+/* epoll_pwait2 without a signal mask: a nanosecond timeout, < 0 for none. */
+static inline int ep_wait_ns(bool native, int epfd, struct epoll_event *evs, int max, int64_t ns)
+{
+	if (native) {
+		struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+		return syscall(SYS_epoll_pwait2, epfd, evs, max, ns < 0 ? NULL : &ts, NULL, 8);
+	}
+	struct rust_epoll_wait w = {
+		.events = (uint64_t)(uintptr_t)evs, .maxevents = max,
+		.flags = RUST_EPOLL_WAIT_NSEC, .timeout_ns = ns,
 	};
 
 	return ioctl(epfd, RUST_EPOLL_WAIT, &w);

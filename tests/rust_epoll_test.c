@@ -276,6 +276,35 @@ TEST_F(ep, timeout_100ms)
 	EXPECT_LT(dt, 1000);
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* epoll_pwait2's nanosecond timeout: 1.5 ms is neither rounded to 0 nor up to a jiffy. */
+TEST_F(ep, nanosecond_timeout)
+{
+	struct epoll_event ev;
+	int64_t t0, dt;
+
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
+	for (int i = 0; i < 5; i++) {
+		t0 = now_ns();
+		ASSERT_EQ(0, ep_wait_ns(variant->native, self->epfd, &ev, 1, 1500000));
+		dt = now_ns() - t0;
+		EXPECT_GE(dt, 1500000);
+		EXPECT_LT(dt, 50000000);
+	}
+	t0 = now_ns();
+	EXPECT_EQ(0, ep_wait_ns(variant->native, self->epfd, &ev, 1, 0));
+	EXPECT_LT(now_ns() - t0, 50000000);
+	put(self->p[1]);
+	EXPECT_EQ(1, ep_wait_ns(variant->native, self->epfd, &ev, 1, -1));
+}
+
 struct delayed_write {
 	int fd;
 	int delay_ms;
@@ -672,13 +701,19 @@ TEST(device_rejects_bad_requests)
 	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
 	EXPECT_EQ(EINVAL, errno);
 	w.sigmask = 0;
-	w.flags = 1;
+	w.flags = 2;
 	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
 	EXPECT_EQ(EINVAL, errno);
 	w.flags = 0;
-	w.timeout_ns = 1;
+	w.timeout_ns = 1;	/* without RUST_EPOLL_WAIT_NSEC */
 	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
 	EXPECT_EQ(EINVAL, errno);
+	w.flags = RUST_EPOLL_WAIT_NSEC;
+	w.timeout = 5;		/* both timeouts */
+	EXPECT_EQ(-1, ioctl(fd, RUST_EPOLL_WAIT, &w));
+	EXPECT_EQ(EINVAL, errno);
+	w.timeout = 0;
+	w.flags = 0;
 	w.timeout_ns = 0;
 	EXPECT_EQ(0, ioctl(fd, RUST_EPOLL_WAIT, &w));
 	/* None of the refused requests added anything. */

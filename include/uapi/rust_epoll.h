@@ -54,9 +54,13 @@ struct rust_epoll_wait {
 	__s32 timeout;		/* milliseconds: -1 forever, 0 poll, > 0 at least this long */
 	__u64 sigmask;		/* must be 0 (reserved for epoll_pwait) */
 	__u32 sigsetsize;	/* must be 0 (reserved for epoll_pwait) */
-	__u32 flags;		/* must be 0 (reserved for epoll_pwait2's nanosecond timeout) */
-	__s64 timeout_ns;	/* must be 0 (reserved for epoll_pwait2) */
+	__u32 flags;		/* 0 or RUST_EPOLL_WAIT_NSEC */
+	__s64 timeout_ns;	/* with RUST_EPOLL_WAIT_NSEC (epoll_pwait2): nanoseconds, < 0 forever;
+				 * `timeout` must then be 0. Without it: must be 0. */
 };
+
+/* rust_epoll_wait.flags: the timeout is `timeout_ns` nanoseconds (epoll_pwait2), not `timeout`. */
+#define RUST_EPOLL_WAIT_NSEC	(1U << 0)
 
 #define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
 #define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
