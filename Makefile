@@ -12,7 +12,7 @@ export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build
 
-.PHONY: all module clean demo check setup tests host-check fmt clippy
+.PHONY: all module clean demo check setup tests host-check fmt clippy bench
 all: module
 
 module:
@@ -31,6 +31,10 @@ host-check:
 
 check: module tests
 	@$(ROOT)/scripts/check
+
+bench: module
+	@$(MAKE) -s -C bench OUTPUT=$(BUILD)/bench
+	@$(ROOT)/scripts/bench
 
 fmt:
 	rustfmt --edition 2021 --check $(ROOT)/*.rs

@@ -101,6 +101,12 @@ impl EppollEntry {
     }
 }
 
+/// A wait entry past the inline ones: a singly linked chain, 8 bytes in the epitem.
+pub(crate) struct OverflowEntry {
+    entry: EppollEntry,
+    next: Option<Pin<KBox<OverflowEntry>>>,
+}
+
 /// One watch: fs/eventpoll.c's `struct epitem`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Epitem {
@@ -124,9 +130,10 @@ pub(crate) struct Epitem {
     /// is polled with our queue procedure in `ep_insert`, under `mtx`.
     #[pin]
     pwqs: [EppollEntry; INLINE_WAITS],
-    /// Entries past `INLINE_WAITS`, and how many were used: under `mtx`.
-    more: UnsafeCell<KVec<Pin<KBox<EppollEntry>>>>,
-    nwait: UnsafeCell<usize>,
+    /// Entries past `INLINE_WAITS`, newest first: under `mtx`.
+    more: UnsafeCell<Option<Pin<KBox<OverflowEntry>>>>,
+    /// How many inline entries are hooked: under `mtx`.
+    nwait: UnsafeCell<u8>,
     /// Set when registering on a queue failed (out of memory): the insert is undone.
     failed: UnsafeCell<bool>,
 }
@@ -156,7 +163,7 @@ impl Epitem {
             events: AtomicU32::new(events),
             data: AtomicU64::new(data),
             pwqs: [EppollEntry::new(), EppollEntry::new()],
-            more: UnsafeCell::new(KVec::new()),
+            more: UnsafeCell::new(None),
             nwait: UnsafeCell::new(0),
             failed: UnsafeCell::new(false),
         }? Error)
@@ -272,12 +279,13 @@ impl Epitem {
         // SAFETY: `nwait` and `more` are only touched under `mtx` or, here, by the owner of
         // an item being dropped, which nothing else can reach any more but callbacks, which
         // do not touch them.
-        let (nwait, more) = unsafe { (*self.nwait.get(), &*self.more.get()) };
-        for pwq in self.pwqs.iter().take(nwait) {
+        let (nwait, mut more) = unsafe { (*self.nwait.get(), (*self.more.get()).as_deref()) };
+        for pwq in self.pwqs.iter().take(usize::from(nwait)) {
             pwq.unhook();
         }
-        for pwq in more.iter() {
-            pwq.unhook();
+        while let Some(o) = more {
+            o.entry.unhook();
+            more = o.next.as_deref();
         }
     }
 
@@ -300,26 +308,22 @@ impl Epitem {
             return;
         }
         let exclusive = self.events() & EPOLLEXCLUSIVE != 0;
-        let pwq: &EppollEntry = if let Some(pwq) = self.pwqs.get(*nwait) {
+        let pwq: &EppollEntry = if let Some(pwq) = self.pwqs.get(usize::from(*nwait)) {
+            *nwait += 1;
             pwq
         } else {
-            let boxed = match KBox::pin(EppollEntry::new(), GFP_KERNEL_ACCOUNT) {
-                Ok(b) => b,
+            let entry = OverflowEntry {
+                entry: EppollEntry::new(),
+                next: more.take(),
+            };
+            match KBox::pin(entry, GFP_KERNEL_ACCOUNT) {
+                Ok(b) => &more.insert(b).entry,
                 Err(_) => {
                     *failed = true;
                     return;
                 }
-            };
-            if more.push(boxed, GFP_KERNEL_ACCOUNT).is_err() {
-                *failed = true;
-                return;
-            }
-            match more.last() {
-                Some(pwq) => pwq,
-                None => return,
             }
         };
-        *nwait += 1;
         // SAFETY: `pwq` is unused (just counted in), pinned inside this pinned item or its
         // box, and unhooked before either is freed; `whead` is live (caller's contract).
         unsafe { pwq.hook(whead, self, exclusive) };
@@ -418,3 +422,6 @@ unsafe extern "C" fn ep_poll_callback(
     }
     ewake
 }
+// A watch with its two inline wait entries fits kmalloc-192 (native epoll: a 128-byte epitem
+// plus a 48-byte eppoll_entry per wait queue, from their own caches).
+const _: () = assert!(core::mem::size_of::<Epitem>() <= 192);

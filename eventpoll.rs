@@ -277,14 +277,33 @@ impl EventPoll {
         self.ready.lock().as_mut().start_transfer();
 
         let mut n = 0;
-        let mut res = Ok(());
-        while n < maxevents {
-            let Some(epi) = self.ready.lock().as_mut().pop_transfer() else {
-                break;
+        // Set when a record could not be written: the transfer ends there.
+        let mut fault = false;
+        // The level-triggered item just reported, re-queued in the same critical section that
+        // takes the next one: one lock round trip per event.
+        let mut requeue: Option<&Epitem> = None;
+        let more = loop {
+            let next = {
+                let mut ready = self.ready.lock();
+                if let Some(epi) = requeue.take() {
+                    ready.as_mut().add_tail(epi);
+                }
+                let next = if n < maxevents && !fault {
+                    ready.as_mut().pop_transfer()
+                } else {
+                    None
+                };
+                match next {
+                    Some(epi) => epi,
+                    None => {
+                        ready.as_mut().end_transfer();
+                        break !ready.is_empty();
+                    }
+                }
             };
             // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
             // invariant), and they cannot leave it while we hold `mtx`.
-            let epi = unsafe { epi.as_ref() };
+            let epi = unsafe { next.as_ref() };
             let revents = epi.poll();
             if revents == 0 {
                 continue;
@@ -295,31 +314,27 @@ impl EventPoll {
             };
             if out.write(&record).is_err() {
                 self.ready.lock().as_mut().unpop_transfer(epi);
-                if n == 0 {
-                    res = Err(EFAULT);
-                }
-                break;
+                fault = true;
+                continue;
             }
             n += 1;
             let events = epi.events();
             if events & EPOLLONESHOT != 0 {
                 epi.disarm();
             } else if events & EPOLLET == 0 {
-                self.ready.lock().as_mut().add_tail(epi);
+                requeue = Some(epi);
             }
-        }
-
-        let more = {
-            let mut ready = self.ready.lock();
-            ready.as_mut().end_transfer();
-            !ready.is_empty()
         };
+
         // Waiters queue exclusively, so a wake-up reaches one of them: pass it on while events
         // remain (the chained wake-up of C's `ep_done_scan`).
         if more && self.wq.is_active() {
             self.wq.wake_up(0);
         }
-        res.map(|()| n)
+        if fault && n == 0 {
+            return Err(EFAULT);
+        }
+        Ok(n)
     }
 }
 

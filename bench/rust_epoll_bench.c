@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_epoll_bench: rust-epoll against the kernel's native epoll and poll(), on the same
+ * workloads, in the same boot. Implementations run interleaved (device, native, poll,
+ * device, ...) for several repetitions; each figure is the median (and min) over them.
+ *
+ * Prints one JSON object per workload and size on lines starting with "BENCH ":
+ *   {"workload", "size", "rust_epoll", "native", "poll", "unit", "ratio", "min": {...}}
+ * `--quick` (or a build with -DSMOKE, which then prints TAP for kselftest) runs tiny sizes
+ * once: a smoke test that every workload runs on every implementation, never a measurement.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "../tests/ep.h"
+
+enum impl { DEVICE, NATIVE, POLL, NIMPL };
+static bool quick;
+static int reps = 5;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One result line: median and min of each implementation's samples. */
+static void report(const char *workload, long size, const char *unit, double s[NIMPL][64],
+		   int n, bool with_poll)
+{
+	double med[NIMPL], min[NIMPL];
+
+	for (int i = 0; i < NIMPL; i++) {
+		qsort(s[i], n, sizeof(double), cmp_double);
+		med[i] = s[i][n / 2];
+		min[i] = s[i][0];
+	}
+	printf("%sBENCH {\"workload\": \"%s\", \"size\": %ld, \"unit\": \"%s\", "
+	       "\"rust_epoll\": %.1f, \"native\": %.1f", quick ? "# " : "", workload, size, unit, med[DEVICE], med[NATIVE]);
+	if (with_poll)
+		printf(", \"poll\": %.1f", med[POLL]);
+	printf(", \"ratio\": %.3f, \"min\": {\"rust_epoll\": %.1f, \"native\": %.1f", med[DEVICE] / med[NATIVE],
+	       min[DEVICE], min[NATIVE]);
+	if (with_poll)
+		printf(", \"poll\": %.1f", min[POLL]);
+	printf("}, \"reps\": %d}\n", n);
+	fflush(stdout);
+}
+
+static void raise_nofile(long n)
+{
+	struct rlimit rl = { n + 64, n + 64 };
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		die("setrlimit");
+}
+
+/*
+ * A waiter over one implementation: watches fds[0..n) for EPOLLIN with data = index.
+ * For poll(), the pollfd array is rebuilt by the caller's loop as a poll() program would.
+ */
+struct waiter {
+	enum impl impl;
+	int epfd;
+	int n;
+	struct pollfd *pfd;
+	struct epoll_event *ev;
+};
+
+static void waiter_init(struct waiter *w, enum impl impl, int *fds, int n, int maxev)
+{
+	w->impl = impl;
+	w->n = n;
+	w->ev = calloc(maxev, sizeof(*w->ev));
+	w->pfd = NULL;
+	if (impl == POLL) {
+		w->pfd = calloc(n, sizeof(*w->pfd));
+		for (int i = 0; i < n; i++)
+			w->pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		return;
+	}
+	w->epfd = ep_create(impl == NATIVE);
+	if (w->epfd < 0)
+		die("create");
+	for (int i = 0; i < n; i++)
+		if (ep_ctl(impl == NATIVE, w->epfd, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
+			die("ctl add");
+}
+
+/* Ready indices into w->ev[].data; returns how many. */
+static int waiter_wait(struct waiter *w, int maxev, int timeout)
+{
+	if (w->impl != POLL)
+		return ep_wait(w->impl == NATIVE, w->epfd, w->ev, maxev, timeout);
+	int r = poll(w->pfd, w->n, timeout), k = 0;
+
+	for (int i = 0; i < w->n && k < r && k < maxev; i++)
+		if (w->pfd[i].revents)
+			w->ev[k++].data.u64 = i;
+	return k;
+}
+
+static void waiter_fini(struct waiter *w)
+{
+	if (w->impl != POLL)
+		close(w->epfd);
+	free(w->pfd);
+	free(w->ev);
+}
+
+/*
+ * 1. libevent's bench.c: N pipes, `active` of them written at the start of a round; each
+ * read event reads its byte and writes the next pipe, until `writes` writes are done and
+ * every byte has been read. Time per round, in microseconds.
+ */
+static void bench_libevent(long npipes, int active, int writes, int rounds)
+{
+	static double s[NIMPL][64];
+	int *rd = malloc(npipes * sizeof(int)), *wr = malloc(npipes * sizeof(int));
+	int r = 0;
+
+	raise_nofile(2 * npipes + 16);
+	for (long i = 0; i < npipes; i++) {
+		int p[2];
+
+		if (pipe2(p, O_NONBLOCK))
+			die("pipe");
+		rd[i] = p[0];
+		wr[i] = p[1];
+	}
+	for (; r < reps; r++) {
+		for (int impl = 0; impl < NIMPL; impl++) {
+			struct waiter w;
+			double t0, total = 0;
+
+			waiter_init(&w, impl, rd, npipes, 1024);
+			for (int round = 0; round < rounds; round++) {
+				int fired = 0, written = 0, pending = 0;
+				long space = npipes / active;
+
+				t0 = now_ns();
+				for (int i = 0; i < active; i++, written++, pending++)
+					if (write(wr[i * space], "e", 1) != 1)
+						die("write");
+				while (pending > 0) {
+					int n = waiter_wait(&w, 1024, -1);
+					char c;
+
+					for (int j = 0; j < n; j++) {
+						long idx = w.ev[j].data.u64;
+
+						if (read(rd[idx], &c, 1) != 1)
+							continue;
+						pending--;
+						fired++;
+						if (written < writes) {
+							long next = (idx + 1) % npipes;
+
+							if (write(wr[next], "e", 1) != 1)
+								die("write");
+							written++;
+							pending++;
+						}
+					}
+				}
+				total += now_ns() - t0;
+			}
+			s[impl][r] = total / rounds / 1e3;
+			waiter_fini(&w);
+		}
+	}
+	report("libevent_bench", npipes, "us/round", s, r, true);
+	for (long i = 0; i < npipes; i++) {
+		close(rd[i]);
+		close(wr[i]);
+	}
+	free(rd);
+	free(wr);
+}
+
+/* 2. Wake-up latency: two threads ping-pong through two eventfds, each with its instance. */
+struct pingpong {
+	enum impl impl;
+	int in, out;
+	int iters;
+	double *lat;
+};
+
+static void *pong(void *arg)
+{
+	struct pingpong *p = arg;
+	struct waiter w;
+	uint64_t v;
+
+	waiter_init(&w, p->impl, &p->in, 1, 1);
+	for (int i = 0; i < p->iters; i++) {
+		while (waiter_wait(&w, 1, -1) < 1)
+			;
+		if (read(p->in, &v, 8) != 8 || write(p->out, &v, 8) != 8)
+			die("pong");
+	}
+	waiter_fini(&w);
+	return NULL;
+}
+
+static double percentile(double *v, int n, double p)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return v[(int)(p * (n - 1))];
+}
+
+static void bench_latency(int iters)
+{
+	static double p50[NIMPL][64], p99[NIMPL][64];
+	double *lat = malloc(iters * sizeof(double));
+	int r = 0;
+
+	/* 100,000 round trips take seconds per implementation under TCG: three repetitions. */
+	for (; r < (reps < 3 ? reps : 3); r++) {
+		for (int impl = 0; impl < NIMPL; impl++) {
+			int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK);
+			struct pingpong pp = { impl, a, b, iters, lat };
+			struct waiter w;
+			pthread_t t;
+			uint64_t v = 1;
+
+			waiter_init(&w, impl, &b, 1, 1);
+			pthread_create(&t, NULL, pong, &pp);
+			for (int i = 0; i < iters; i++) {
+				double t0 = now_ns();
+
+				if (write(a, &v, 8) != 8)
+					die("ping");
+				while (waiter_wait(&w, 1, -1) < 1)
+					;
+				if (read(b, &v, 8) != 8)
+					die("ping read");
+				lat[i] = (now_ns() - t0) / 1e3;
+			}
+			pthread_join(t, NULL);
+			waiter_fini(&w);
+			p50[impl][r] = percentile(lat, iters, 0.50);
+			p99[impl][r] = percentile(lat, iters, 0.99);
+			close(a);
+			close(b);
+		}
+	}
+	report("wakeup_latency_p50", iters, "us/roundtrip", p50, r, true);
+	report("wakeup_latency_p99", iters, "us/roundtrip", p99, r, true);
+	free(lat);
+}
+
+/* 3. Ctl throughput: ADD then DEL of N fds, one per call. Nanoseconds per operation. */
+static void bench_ctl(long n)
+{
+	static double add[NIMPL][64], del[NIMPL][64];
+	int *fds = malloc(n * sizeof(int)), r = 0;
+
+	raise_nofile(n + 16);
+	for (long i = 0; i < n; i++)
+		if ((fds[i] = eventfd(0, 0)) < 0)
+			die("eventfd");
+	for (; r < reps; r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			bool nat = impl == NATIVE;
+			int ep = ep_create(nat);
+			double t0 = now_ns();
+
+			for (long i = 0; i < n; i++)
+				if (ep_ctl(nat, ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
+					die("add");
+			add[impl][r] = (now_ns() - t0) / n;
+			t0 = now_ns();
+			for (long i = 0; i < n; i++)
+				if (ep_ctl(nat, ep, EPOLL_CTL_DEL, fds[i], 0, 0))
+					die("del");
+			del[impl][r] = (now_ns() - t0) / n;
+			close(ep);
+		}
+	}
+	report("ctl_add", n, "ns/op", add, r, false);
+	report("ctl_del", n, "ns/op", del, r, false);
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* 4. Scaling: one ready fd among N watched; time per WAIT (timeout 0), in nanoseconds. */
+static void bench_scaling(long n, int iters)
+{
+	static double s[NIMPL][64];
+	int *fds = malloc(n * sizeof(int)), r = 0;
+	uint64_t one = 1;
+
+	raise_nofile(n + 16);
+	for (long i = 0; i < n; i++)
+		if ((fds[i] = eventfd(0, EFD_NONBLOCK)) < 0)
+			die("eventfd");
+	if (write(fds[n / 2], &one, 8) != 8)
+		die("write");
+	for (; r < reps; r++) {
+		for (int impl = 0; impl < NIMPL; impl++) {
+			struct waiter w;
+			int it = impl == POLL && n >= 10000 ? iters / 100 + 1 : iters;
+			double t0;
+
+			waiter_init(&w, impl, fds, n, 8);
+			t0 = now_ns();
+			for (int i = 0; i < it; i++)
+				if (waiter_wait(&w, 8, 0) != 1)
+					die("scaling wait");
+			s[impl][r] = (now_ns() - t0) / it;
+			waiter_fini(&w);
+		}
+	}
+	report("scaling_wait_1_ready", n, "ns/wait", s, r, true);
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* 5. Memory: slab growth for N watches, from /proc/meminfo. Bytes per watch. */
+static long slab_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void bench_memory(long n)
+{
+	static double s[NIMPL][64];
+	int *fds = malloc(n * sizeof(int)), r = 0;
+
+	raise_nofile(n + 16);
+	for (long i = 0; i < n; i++)
+		if ((fds[i] = eventfd(0, 0)) < 0)
+			die("eventfd");
+	for (; r < (reps < 3 ? reps : 3); r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			bool nat = impl == NATIVE;
+			int ep = ep_create(nat);
+			long before = slab_kb();
+
+			for (long i = 0; i < n; i++)
+				if (ep_ctl(nat, ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
+					die("add");
+			s[impl][r] = (slab_kb() - before) * 1024.0 / n;
+			close(ep);
+			usleep(100 * 1000);
+		}
+	}
+	report("memory_per_watch", n, "bytes/watch", s, r, false);
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* 6. Concurrency: two threads WAIT on one instance over N always-ready fds. Events/s. */
+struct conc {
+	enum impl impl;
+	int epfd;
+	double end;
+	long events;
+};
+
+static void *conc_wait(void *arg)
+{
+	struct conc *c = arg;
+	struct epoll_event ev[64];
+
+	while (now_ns() < c->end) {
+		int n = ep_wait(c->impl == NATIVE, c->epfd, ev, 64, 0);
+
+		if (n > 0)
+			__atomic_add_fetch(&c->events, n, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void bench_concurrency(long n, double seconds)
+{
+	static double s[NIMPL][64];
+	int *fds = malloc(n * sizeof(int)), r = 0;
+	uint64_t one = 1;
+
+	raise_nofile(n + 16);
+	for (long i = 0; i < n; i++)
+		if ((fds[i] = eventfd(0, EFD_NONBLOCK)) < 0 || write(fds[i], &one, 8) != 8)
+			die("eventfd");
+	for (; r < reps; r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			struct waiter w;
+			struct conc c;
+			pthread_t t[2];
+
+			waiter_init(&w, impl, fds, n, 1);
+			c = (struct conc){ impl, w.epfd, now_ns() + seconds * 1e9, 0 };
+			for (int i = 0; i < 2; i++)
+				pthread_create(&t[i], NULL, conc_wait, &c);
+			for (int i = 0; i < 2; i++)
+				pthread_join(t[i], NULL);
+			/* Reported as time per event, so that lower is better like the rest. */
+			s[impl][r] = seconds * 1e9 / (c.events ? c.events : 1);
+			waiter_fini(&w);
+		}
+	}
+	report("two_waiters_1000_ready", n, "ns/event", s, r, false);
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+int main(int argc, char **argv)
+{
+#ifdef SMOKE
+	(void)argc;
+	(void)argv;
+	quick = true;
+	printf("TAP version 13\n1..1\n");
+#else
+	quick = argc > 1 && !strcmp(argv[1], "--quick");
+#endif
+	if (quick)
+		reps = 1;
+	if (quick) {
+		bench_libevent(100, 10, 100, 2);
+		bench_latency(100);
+		bench_ctl(100);
+		bench_scaling(100, 100);
+		bench_memory(1000);
+		bench_concurrency(100, 0.05);
+		printf("ok 1 bench_smoke: every workload ran on the device, native epoll and poll\n");
+		return 0;
+	}
+	bench_libevent(1000, 100, 1000, 20);
+	bench_libevent(10000, 100, 1000, 20);
+	bench_libevent(100000, 100, 1000, 5);
+	bench_latency(100000);
+	bench_ctl(10000);
+	for (long n = 10; n <= 100000; n *= 10)
+		bench_scaling(n, 20000);
+	bench_memory(100000);
+	bench_concurrency(1000, 1.0);
+	return 0;
+}
