@@ -28,7 +28,10 @@
 //! - The target file is held by a reference for the lifetime of the watch, so closing a
 //!   watched fd does not remove the watch until it is deleted or the instance closes.
 
-use core::pin::Pin;
+use core::{
+    pin::Pin,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{
     bindings,
     fs::{File, LocalFile},
@@ -36,6 +39,7 @@ use kernel::{
     prelude::*,
     static_lock_class,
     sync::{aref::ARef, Mutex, SpinLockIrq},
+    transmute::AsBytes,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -47,6 +51,34 @@ use crate::{
     waitqueue::{self, WaitQueueHead},
 };
 
+/// Ready items taken and reported per critical section of `send_events`.
+const BATCH: usize = 16;
+
+/// Writes `records` at index `at` of the user's array at `uaddr`; returns how many were
+/// written, which is fewer only if the user memory faulted.
+fn write_records(uaddr: usize, at: usize, records: &[EpollEvent]) -> usize {
+    let size = core::mem::size_of::<EpollEvent>();
+    let base = uaddr + at * size;
+    if UserSlice::new(UserPtr::from_addr(base), core::mem::size_of_val(records))
+        .writer()
+        .write_slice(records.as_bytes())
+        .is_ok()
+    {
+        return records.len();
+    }
+    // Some part faulted: find exactly which records fit.
+    records
+        .iter()
+        .enumerate()
+        .take_while(|(i, r)| {
+            UserSlice::new(UserPtr::from_addr(base + i * size), size)
+                .writer()
+                .write(*r)
+                .is_ok()
+        })
+        .count()
+}
+
 /// One instance: fs/eventpoll.c's `struct eventpoll`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct EventPoll {
@@ -56,6 +88,11 @@ pub(crate) struct EventPoll {
     /// The ready list (`ep->rdllist`).
     #[pin]
     pub(crate) ready: SpinLockIrq<ReadyList>,
+    /// Whether the ready list may be non-empty: written under `ready`, read without it, as
+    /// C's lockless `ep_events_available`. Only a hint: a stale `true` costs one empty
+    /// transfer; a `false` is only stale while an event is arriving, and that event's
+    /// wake-up then finds the waiter queued.
+    ready_hint: AtomicBool,
     /// Tasks in WAIT (`ep->wq`), queued exclusively: one is woken per event.
     #[pin]
     wq: WaitQueueHead,
@@ -70,6 +107,7 @@ impl EventPoll {
         try_pin_init!(Self {
             mtx <- new_mutex!(RbTree::new(), "eventpoll::mtx"),
             ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
+            ready_hint: AtomicBool::new(false),
             wq <- WaitQueueHead::new(c"eventpoll::wq", static_lock_class!()),
             poll_wait <- WaitQueueHead::new(c"eventpoll::poll_wait", static_lock_class!()),
         })
@@ -81,7 +119,9 @@ impl EventPoll {
     pub(crate) fn item_ready(&self, epi: &Epitem) -> bool {
         let (wake, pwake) = {
             let mut ready = self.ready.lock();
-            ready.as_mut().add_tail(epi);
+            if ready.as_mut().add_tail(epi) {
+                self.ready_hint.store(true, Ordering::Relaxed);
+            }
             (self.wq.is_active(), self.poll_wait.is_active())
         };
         if wake {
@@ -244,7 +284,7 @@ impl EventPoll {
             }
         };
 
-        let mut eavail = !self.ready.lock().is_empty();
+        let mut eavail = self.ready_hint.load(Ordering::Relaxed);
         loop {
             if eavail {
                 let n = self.send_events(args.events as usize, maxevents)?;
@@ -270,60 +310,97 @@ impl EventPoll {
     /// items go back to the tail of the ready list (round-robin between WAITs), one-shot items
     /// are disarmed. An item whose record cannot be written stays ready; the error is returned
     /// only if nothing was written.
+    ///
+    /// Items are taken [`BATCH`] at a time: one critical section re-queues the previous batch
+    /// and takes the next, and one copy writes its records. A batch whose copy faults is
+    /// written again record by record, so exactly the records that fit are reported.
     fn send_events(&self, uaddr: usize, maxevents: usize) -> Result<usize> {
         let _tree = self.mtx.lock();
-        let len = maxevents * core::mem::size_of::<EpollEvent>();
-        let mut out = UserSlice::new(UserPtr::from_addr(uaddr), len).writer();
-        self.ready.lock().as_mut().start_transfer();
-
         let mut n = 0;
-        // Set when a record could not be written: the transfer ends there.
         let mut fault = false;
-        // The level-triggered item just reported, re-queued in the same critical section that
-        // takes the next one: one lock round trip per event.
-        let mut requeue: Option<&Epitem> = None;
+        let mut started = false;
+        let mut batch: [Option<&Epitem>; BATCH] = [None; BATCH];
+        let mut records = [EpollEvent { events: 0, data: 0 }; BATCH];
+        // Level-triggered items reported by the previous batch, to re-queue at the tail.
+        let mut requeue: [Option<&Epitem>; BATCH] = [None; BATCH];
+
         let more = loop {
-            let next = {
+            // Re-queue the last batch's level-triggered items; take the next batch.
+            let taken = {
                 let mut ready = self.ready.lock();
-                if let Some(epi) = requeue.take() {
+                if !started {
+                    ready.as_mut().start_transfer();
+                    self.ready_hint.store(false, Ordering::Relaxed);
+                    started = true;
+                }
+                for epi in requeue.iter_mut().map_while(Option::take) {
                     ready.as_mut().add_tail(epi);
+                    self.ready_hint.store(true, Ordering::Relaxed);
                 }
-                let next = if n < maxevents && !fault {
-                    ready.as_mut().pop_transfer()
-                } else {
-                    None
-                };
-                match next {
-                    Some(epi) => epi,
-                    None => {
-                        ready.as_mut().end_transfer();
-                        break !ready.is_empty();
-                    }
+                let want = if fault { 0 } else { BATCH.min(maxevents - n) };
+                let mut taken = 0;
+                while taken < want {
+                    let Some(epi) = ready.as_mut().pop_transfer() else {
+                        break;
+                    };
+                    // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
+                    // invariant), and they cannot leave it while we hold `mtx`.
+                    batch[taken] = Some(unsafe { epi.as_ref() });
+                    taken += 1;
                 }
+                if taken == 0 {
+                    ready.as_mut().end_transfer();
+                    let more = !ready.is_empty();
+                    self.ready_hint.store(more, Ordering::Relaxed);
+                    break more;
+                }
+                taken
             };
-            // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
-            // invariant), and they cannot leave it while we hold `mtx`.
-            let epi = unsafe { next.as_ref() };
-            let revents = epi.poll();
-            if revents == 0 {
+
+            // Poll each item without the lock; keep the ready ones and their records.
+            let mut m = 0;
+            for i in 0..taken {
+                let Some(epi) = batch[i].take() else { continue };
+                let revents = epi.poll();
+                if revents != 0 {
+                    records[m] = EpollEvent {
+                        events: revents,
+                        data: epi.data(),
+                    };
+                    batch[m] = Some(epi);
+                    m += 1;
+                }
+            }
+            if m == 0 {
                 continue;
             }
-            let record = EpollEvent {
-                events: revents,
-                data: epi.data(),
-            };
-            if out.write(&record).is_err() {
-                self.ready.lock().as_mut().unpop_transfer(epi);
+
+            let written = write_records(uaddr, n, &records[..m]);
+            if written < m {
+                // Put back what was not written, in order, at the front of the transfer list.
+                let mut ready = self.ready.lock();
+                for epi in batch[written..m].iter().rev().flatten() {
+                    ready.as_mut().unpop_transfer(epi);
+                }
                 fault = true;
-                continue;
             }
-            n += 1;
-            let events = epi.events();
-            if events & EPOLLONESHOT != 0 {
-                epi.disarm();
-            } else if events & EPOLLET == 0 {
-                requeue = Some(epi);
+            for (epi, slot) in batch[..written].iter().flatten().zip(requeue.iter_mut()) {
+                let events = epi.events();
+                if events & EPOLLONESHOT != 0 {
+                    epi.disarm();
+                } else if events & EPOLLET == 0 {
+                    *slot = Some(*epi);
+                }
             }
+            // Compact the re-queue list (ET and one-shot items left holes).
+            let mut r = 0;
+            for i in 0..BATCH {
+                if let Some(epi) = requeue[i].take() {
+                    requeue[r] = Some(epi);
+                    r += 1;
+                }
+            }
+            n += written;
         };
 
         // Waiters queue exclusively, so a wake-up reaches one of them: pass it on while events

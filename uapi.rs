@@ -34,6 +34,7 @@ pub(crate) const EPOLLEXCLUSIVE_OK_BITS: u32 =
 
 /// `struct rust_epoll_event`: the layout of `struct epoll_event` (packed on x86-64).
 #[repr(C, packed)]
+#[derive(Clone, Copy)]
 pub(crate) struct EpollEvent {
     pub(crate) events: u32,
     pub(crate) data: u64,
