@@ -5,6 +5,7 @@ usage: report.py RESULTS.jsonl README.md PLOT.png "COMMAND" "MACHINE"
 The table replaces what stands between <!-- bench:begin --> and <!-- bench:end --> in README.
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -42,15 +43,16 @@ for r in rows:
     )
 scal = [r for r in rows if r["workload"] == "scaling_wait_1_ready"]
 if scal:
+    lines.append("")
     for impl in ("rust_epoll", "native", "poll"):
         v = [r[impl] for r in scal]
-        lines.append("")
         lines.append(
-            f"Scaling, {impl}: max/min over N = {min(x['size'] for x in scal):,} … "
+            f"- scaling, {impl}: max/min over N = {min(x['size'] for x in scal):,} … "
             f"{max(x['size'] for x in scal):,} is {max(v) / min(v):.2f}"
             + (" (target: flat within 1.2)" if impl != "poll" else " (linear in N)")
         )
-    lines += ["", f"![WAIT with one ready fd among N]({plot.split('/')[-1] if '/' not in plot else plot})"]
+    rel = os.path.relpath(plot, os.path.dirname(os.path.abspath(readme)))
+    lines += ["", f"![WAIT with one ready fd among N]({rel})"]
     data = "\n".join(f"{r['size']} {r['rust_epoll']} {r['native']} {r['poll']}" for r in scal)
     gp = f"""set terminal pngcairo size 800,500 font ",10"
 set output "{plot}"
