@@ -20,7 +20,7 @@ use core::{
     cell::UnsafeCell,
     ffi::{c_int, c_uint, c_void},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     bindings,
@@ -136,6 +136,10 @@ pub(crate) struct Epitem {
     nwait: UnsafeCell<u8>,
     /// Set when registering on a queue failed (out of memory): the insert is undone.
     failed: UnsafeCell<bool>,
+    /// The target is one of our instances and the nesting edge to it was recorded.
+    edge: AtomicBool,
+    /// The target is a native epoll instance (see `EventPoll::poll`).
+    native_epoll: bool,
 }
 
 // SAFETY: Fields shared with `ep_poll_callback` are atomics or behind the ready lock; the
@@ -152,6 +156,7 @@ impl Epitem {
         fd: i32,
         events: u32,
         data: u64,
+        native_epoll: bool,
     ) -> impl PinInit<Self, Error> + use<'_> {
         try_pin_init!(Self {
             rbn: Opaque::uninit(),
@@ -166,6 +171,8 @@ impl Epitem {
             more: UnsafeCell::new(None),
             nwait: UnsafeCell::new(0),
             failed: UnsafeCell::new(false),
+            edge: AtomicBool::new(false),
+            native_epoll,
         }? Error)
     }
 
@@ -203,6 +210,16 @@ impl Epitem {
     pub(crate) fn set_event(&self, events: u32, data: u64) {
         self.data.store(data, Ordering::Relaxed);
         self.events.store(events, Ordering::SeqCst);
+    }
+
+    /// Records that the nesting edge to the target instance exists (removed on drop).
+    pub(crate) fn set_edge(&self) {
+        self.edge.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the target is a native epoll instance.
+    pub(crate) fn targets_native_epoll(&self) -> bool {
+        self.native_epoll
     }
 
     /// Disarms a one-shot watch after its report: only the private bits remain.
@@ -337,6 +354,11 @@ impl PinnedDrop for Epitem {
         // after both, nothing but this owner refers to it.
         self.unhook();
         self.ep().ready.lock().as_mut().remove(&self);
+        if self.edge.load(Ordering::Relaxed) {
+            if let Some(child) = crate::device::instance_of(&self.file) {
+                crate::nesting::remove_edge(self.ep(), child);
+            }
+        }
     }
 }
 

@@ -29,8 +29,9 @@
 //!   watched fd does not remove the watch until it is deleted or the instance closes.
 
 use core::{
+    ops::{Deref, DerefMut},
     pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
     bindings,
@@ -38,13 +39,17 @@ use kernel::{
     new_mutex, new_spinlock_irq,
     prelude::*,
     static_lock_class,
-    sync::{aref::ARef, Mutex, SpinLockIrq},
+    sync::{aref::ARef, Mutex, MutexGuard, SpinLockIrq},
+    task::Task,
     transmute::AsBytes,
+    types::Opaque,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
+    device,
     epitem::Epitem,
+    nesting,
     rbtree::{FileFd, RbTree},
     ready::ReadyList,
     uapi::*,
@@ -93,6 +98,12 @@ pub(crate) struct EventPoll {
     /// transfer; a `false` is only stale while an event is arriving, and that event's
     /// wake-up then finds the waiter queued.
     ready_hint: AtomicBool,
+    /// The task holding `mtx`, or null: lets `poll` see that it was re-entered from under
+    /// our own `mtx` (through an instance we cannot see into) instead of deadlocking on it.
+    mtx_owner: AtomicPtr<bindings::task_struct>,
+    /// Wakes `poll_wait` later, from process context: see [`Self::item_ready`].
+    #[pin]
+    pwake_work: Opaque<bindings::work_struct>,
     /// Tasks in WAIT (`ep->wq`), queued exclusively: one is woken per event.
     #[pin]
     wq: WaitQueueHead,
@@ -108,6 +119,17 @@ impl EventPoll {
             mtx <- new_mutex!(RbTree::new(), "eventpoll::mtx"),
             ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
             ready_hint: AtomicBool::new(false),
+            mtx_owner: AtomicPtr::new(core::ptr::null_mut()),
+            // SAFETY: `slot` is valid for writes; the name and key are static.
+            pwake_work <- Opaque::ffi_init(|slot| unsafe {
+                bindings::init_work_with_key(
+                    slot,
+                    Some(pwake_work_fn),
+                    false,
+                    c"eventpoll::pwake_work".as_char_ptr(),
+                    static_lock_class!().as_ptr(),
+                )
+            }),
             wq <- WaitQueueHead::new(c"eventpoll::wq", static_lock_class!()),
             poll_wait <- WaitQueueHead::new(c"eventpoll::poll_wait", static_lock_class!()),
         })
@@ -116,21 +138,102 @@ impl EventPoll {
     /// Puts `epi` on the ready list and wakes a waiter and the pollers: the part of
     /// `ep_poll_callback` and `ep_insert` that touches the instance. Returns whether a waiter
     /// was there to wake.
+    ///
+    /// Pollers are woken at once (`ep_poll_safewake`), except when `epi` watches a native
+    /// epoll instance: that one may be watching us, a cycle no loop check can see, and waking
+    /// it again from inside its own wake-up deadlocks on its `poll_wait` lock. Those wake-ups
+    /// are deferred to a work item, and only for a newly queued item, so that a cycle settles.
     pub(crate) fn item_ready(&self, epi: &Epitem) -> bool {
-        let (wake, pwake) = {
+        let (added, wake, pwake) = {
             let mut ready = self.ready.lock();
-            if ready.as_mut().add_tail(epi) {
+            let added = ready.as_mut().add_tail(epi);
+            if added {
                 self.ready_hint.store(true, Ordering::Relaxed);
             }
-            (self.wq.is_active(), self.poll_wait.is_active())
+            (added, self.wq.is_active(), self.poll_wait.is_active())
         };
         if wake {
             self.wq.wake_up(0);
         }
         if pwake {
-            self.poll_wait.wake_up(EPOLLIN);
+            if !epi.targets_native_epoll() {
+                self.poll_wait.wake_up(EPOLLIN);
+            } else if added {
+                // SAFETY: `pwake_work` was initialised in `new`, and `drop` cancels it before
+                // the instance's memory goes.
+                unsafe {
+                    bindings::queue_work_on(
+                        bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+                        bindings::system_wq,
+                        self.pwake_work.get(),
+                    )
+                };
+            }
         }
         wake
+    }
+
+    /// Locks `mtx`, recording the owner for [`Self::poll`].
+    fn lock_tree(&self) -> TreeGuard<'_> {
+        let guard = self.mtx.lock();
+        self.mtx_owner.store(Task::current_raw(), Ordering::Relaxed);
+        TreeGuard { ep: self, guard }
+    }
+
+    /// `ep_eventpoll_poll`: registers the poller on `poll_wait`, then reports EPOLLIN if an
+    /// item on the ready list is really ready; items that are not are dropped from it.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be this instance's file and `pt` a poll table (or null) from the caller
+    /// of `f_op->poll`.
+    pub(crate) unsafe fn poll(
+        &self,
+        file: *mut bindings::file,
+        pt: *mut bindings::poll_table,
+    ) -> u32 {
+        // SAFETY: `file` is ours and alive; `poll_wait` outlives any registration, since a
+        // registered poller holds a reference to our file.
+        unsafe { bindings::poll_wait(file, self.poll_wait.as_raw(), pt) };
+        let available = self.ready_hint.load(Ordering::Relaxed);
+        if !available {
+            return 0;
+        }
+        if self.mtx_owner.load(Ordering::Relaxed) == Task::current_raw() {
+            // Re-entered from under our own `mtx`, through an instance we cannot see into:
+            // answer from the hint rather than deadlock.
+            return EPOLLIN | EPOLLRDNORM;
+        }
+        let _tree = self.lock_tree();
+        let mut res = 0;
+        let mut started = false;
+        loop {
+            let next = {
+                let mut ready = self.ready.lock();
+                if !started {
+                    ready.as_mut().start_transfer();
+                    started = true;
+                }
+                match ready.as_mut().pop_transfer() {
+                    Some(epi) => epi,
+                    None => break,
+                }
+            };
+            // SAFETY: As in `send_events`: ready items are in the interest set, and `mtx`
+            // keeps them there.
+            let epi = unsafe { next.as_ref() };
+            // A native epoll target is not polled from here: it may be polling us (a cycle we
+            // cannot see), and its mutex may be held above us. Linked means ready enough.
+            if epi.targets_native_epoll() || epi.poll() != 0 {
+                self.ready.lock().as_mut().unpop_transfer(epi);
+                res = EPOLLIN | EPOLLRDNORM;
+                break;
+            }
+        }
+        let mut ready = self.ready.lock();
+        ready.as_mut().end_transfer();
+        self.ready_hint.store(!ready.is_empty(), Ordering::Relaxed);
+        res
     }
 
     /// EPOLL_CTL: `do_epoll_ctl` with epoll_ctl(2)'s errno rules. `me` is the instance's file.
@@ -158,18 +261,32 @@ impl EventPoll {
             // `ep_take_care_of_epollwakeup`: dropped silently without CAP_BLOCK_SUSPEND.
             events &= !EPOLLWAKEUP;
         }
-        if has_event && events & EPOLLEXCLUSIVE != 0 {
-            if op == EPOLL_CTL_MOD || (op == EPOLL_CTL_ADD && events & !EPOLLEXCLUSIVE_OK_BITS != 0)
-            {
-                return Err(EINVAL);
-            }
+        let child = device::instance_of(&tfile);
+        if has_event
+            && events & EPOLLEXCLUSIVE != 0
+            && (op == EPOLL_CTL_MOD
+                || (op == EPOLL_CTL_ADD
+                    && (child.is_some() || events & !EPOLLEXCLUSIVE_OK_BITS != 0)))
+        {
+            return Err(EINVAL);
         }
+        // Adding an instance: serialised with every other such ADD from the loop check to
+        // the new edge (`epnested_mutex`), so that no two can close a cycle together.
+        let _nested = match (op, child) {
+            (EPOLL_CTL_ADD, Some(child)) => {
+                let guard = nesting::EPNESTED.lock();
+                nesting::loop_check(self, child)?;
+                Some(guard)
+            }
+            _ => None,
+        };
 
+        let child_key = child.map(nesting::key);
         let key = FileFd {
             file: tfile.as_ptr() as usize,
             fd: args.fd,
         };
-        let mut tree = self.mtx.lock();
+        let mut tree = self.lock_tree();
         let epi = tree.find(key);
         match op {
             EPOLL_CTL_ADD => match epi {
@@ -177,6 +294,7 @@ impl EventPoll {
                 None => self.insert(
                     &mut tree,
                     tfile,
+                    child_key,
                     args.fd,
                     events | EPOLLERR | EPOLLHUP,
                     args.data,
@@ -204,21 +322,31 @@ impl EventPoll {
 
     /// `ep_insert`: a new watch, hooked on the target's wait queues; reported at once if the
     /// target is already ready.
+    /// `child` is the target's eventpoll (its `nesting::key`) when it is one of ours.
     fn insert(
         &self,
         tree: &mut RbTree,
         file: ARef<File>,
+        child: Option<usize>,
         fd: i32,
         events: u32,
         data: u64,
     ) -> Result<isize> {
+        let native_epoll = child.is_none() && device::is_native_epoll(&file);
         let epi = KBox::pin_init(
-            Epitem::new(self, file, fd, events, data),
+            Epitem::new(self, file, fd, events, data, native_epoll),
             GFP_KERNEL_ACCOUNT,
         )?;
         let key = epi.key();
         let epi = tree.insert(epi).map_err(|_| EEXIST)?;
-        match epi.hook() {
+        let hooked = epi.hook().and_then(|revents| {
+            if let Some(child) = child {
+                nesting::add_edge(self, child)?;
+                epi.set_edge();
+            }
+            Ok(revents)
+        });
+        match hooked {
             Ok(revents) => {
                 if revents != 0 {
                     self.item_ready(epi);
@@ -315,7 +443,7 @@ impl EventPoll {
     /// and takes the next, and one copy writes its records. A batch whose copy faults is
     /// written again record by record, so exactly the records that fit are reported.
     fn send_events(&self, uaddr: usize, maxevents: usize) -> Result<usize> {
-        let _tree = self.mtx.lock();
+        let _tree = self.lock_tree();
         let mut n = 0;
         let mut fault = false;
         let mut started = false;
@@ -418,8 +546,7 @@ impl EventPoll {
 impl EventPoll {
     /// The instance's lines of `/proc/PID/fdinfo/N`: one per watch, in key order.
     pub(crate) fn show_fdinfo(&self, m: &kernel::seq_file::SeqFile) {
-        self.mtx
-            .lock()
+        self.lock_tree()
             .for_each(|epi| crate::introspect::show_epitem(m, epi));
     }
 }
@@ -429,10 +556,15 @@ impl PinnedDrop for EventPoll {
     /// `ep_free`: every watch is unhooked from its target and freed, and its file reference
     /// dropped, before the instance's memory goes.
     fn drop(self: Pin<&mut Self>) {
-        let mut tree = self.mtx.lock();
-        while let Some(epi) = tree.pop_first() {
-            drop(epi);
+        {
+            let mut tree = self.lock_tree();
+            while let Some(epi) = tree.pop_first() {
+                drop(epi);
+            }
         }
+        // With no items left nothing can queue the work again; wait for a queued one.
+        // SAFETY: Initialised in `new`.
+        unsafe { bindings::cancel_work_sync(self.pwake_work.get()) };
     }
 }
 
@@ -452,4 +584,49 @@ fn access_ok(addr: u64, len: usize) -> bool {
 fn capable_block_suspend() -> bool {
     // SAFETY: FFI call without preconditions.
     unsafe { bindings::capable(bindings::CAP_BLOCK_SUSPEND as i32) }
+}
+
+/// `mtx` held, with its owner recorded (see [`EventPoll::poll`]).
+struct TreeGuard<'a> {
+    ep: &'a EventPoll,
+    guard: MutexGuard<'a, RbTree>,
+}
+
+impl Deref for TreeGuard<'_> {
+    type Target = RbTree;
+
+    fn deref(&self) -> &RbTree {
+        &self.guard
+    }
+}
+
+impl DerefMut for TreeGuard<'_> {
+    fn deref_mut(&mut self) -> &mut RbTree {
+        &mut self.guard
+    }
+}
+
+impl Drop for TreeGuard<'_> {
+    fn drop(&mut self) {
+        // Cleared before `guard` unlocks (fields drop after this).
+        self.ep
+            .mtx_owner
+            .store(core::ptr::null_mut(), Ordering::Relaxed);
+    }
+}
+
+/// Deferred wake-up of an instance's pollers (see [`EventPoll::item_ready`]).
+///
+/// # Safety
+///
+/// `work` must be the `pwake_work` of a live `EventPoll` (its `drop` cancels the work first).
+unsafe extern "C" fn pwake_work_fn(work: *mut bindings::work_struct) {
+    // SAFETY: `work` is the `pwake_work` field of a live eventpoll (our contract); `Opaque` is
+    // transparent, so subtracting the field offset finds the eventpoll.
+    let ep = unsafe {
+        &*work
+            .byte_sub(core::mem::offset_of!(EventPoll, pwake_work))
+            .cast::<EventPoll>()
+    };
+    ep.poll_wait.wake_up(EPOLLIN);
 }

@@ -3,22 +3,23 @@
 //! rust-epoll: epoll rebuilt as a misc device, `/dev/rust_epoll`.
 //!
 //! Each open of the device is one private eventpoll (`epoll_create1`); the ioctls of
-//! `include/uapi/rust_epoll.h` are `epoll_ctl` and `epoll_wait` on it. This file only
-//! registers the device and decodes ioctls into typed requests; the instance is
-//! `eventpoll.rs`, a watch `epitem.rs`, the interest set `rbtree.rs`, the ready list
-//! `ready.rs`, and the C wait-queue machinery `waitqueue.rs`.
+//! `include/uapi/rust_epoll.h` are `epoll_ctl` and `epoll_wait` on it. This file holds the
+//! module and decodes ioctls into typed requests. The device and its file operations are
+//! `device.rs`, the instance `eventpoll.rs`, a watch `epitem.rs`, the interest set
+//! `rbtree.rs`, the ready list `ready.rs`, nesting `nesting.rs`, fdinfo `introspect.rs`, and
+//! the C wait-queue machinery `waitqueue.rs`.
 
 use kernel::{
     fs::File,
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
-    seq_file::SeqFile,
     uaccess::{UserPtr, UserSlice},
 };
 
+mod device;
 mod epitem;
 mod eventpoll;
 mod introspect;
+mod nesting;
 mod rbtree;
 mod ready;
 mod uapi;
@@ -38,21 +39,18 @@ module! {
 #[pin_data]
 struct RustEpollModule {
     #[pin]
-    _miscdev: MiscDeviceRegistration<EventPollFile>,
+    _dev: device::Registration,
 }
 
 impl kernel::InPlaceModule for RustEpollModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Module init runs once, before the device exists and so before any instance.
+        unsafe { nesting::init() };
         try_pin_init!(Self {
-            _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions {
-                name: c"rust_epoll",
-            }),
+            _dev <- device::Registration::register(),
         })
     }
 }
-
-/// The private data of an open `/dev/rust_epoll`: one eventpoll.
-struct EventPollFile;
 
 /// Reads an ioctl's argument struct from userspace.
 fn read_arg<T: kernel::transmute::FromBytes>(arg: usize) -> Result<T> {
@@ -61,23 +59,11 @@ fn read_arg<T: kernel::transmute::FromBytes>(arg: usize) -> Result<T> {
         .read::<T>()
 }
 
-#[vtable]
-impl MiscDevice for EventPollFile {
-    type Ptr = Pin<KBox<EventPoll>>;
-
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Self::Ptr> {
-        KBox::try_pin_init(EventPoll::new(), GFP_KERNEL_ACCOUNT)
-    }
-
-    fn ioctl(ep: Pin<&EventPoll>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        match cmd {
-            RUST_EPOLL_CTL => ep.ctl(file, &read_arg::<CtlArgs>(arg)?),
-            RUST_EPOLL_WAIT => ep.wait(&read_arg::<WaitArgs>(arg)?),
-            _ => Err(ENOTTY),
-        }
-    }
-
-    fn show_fdinfo(ep: Pin<&EventPoll>, m: &SeqFile, _file: &File) {
-        ep.show_fdinfo(m);
+/// The ioctls of an instance; `file` is the instance's own file.
+fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    match cmd {
+        RUST_EPOLL_CTL => ep.ctl(file, &read_arg::<CtlArgs>(arg)?),
+        RUST_EPOLL_WAIT => ep.wait(&read_arg::<WaitArgs>(arg)?),
+        _ => Err(ENOTTY),
     }
 }

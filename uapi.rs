@@ -16,6 +16,7 @@ pub(crate) const EPOLL_CTL_MOD: u32 = 3;
 
 pub(crate) const EPOLLIN: u32 = 0x0000_0001;
 pub(crate) const EPOLLOUT: u32 = 0x0000_0004;
+pub(crate) const EPOLLRDNORM: u32 = 0x0000_0040;
 pub(crate) const EPOLLERR: u32 = 0x0000_0008;
 pub(crate) const EPOLLHUP: u32 = 0x0000_0010;
 pub(crate) const EPOLLEXCLUSIVE: u32 = 1 << 28;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -913,6 +914,258 @@ TEST_F_TIMEOUT(ep, stress_ctl_wait_write, 60)
 	for (int i = 0; i < STRESS_PIPES; i++) {
 		close(s.p[i][0]);
 		close(s.p[i][1]);
+	}
+}
+
+/* The instance itself is pollable: POLLIN while its ready list holds a really ready item. */
+TEST(instance_is_pollable)
+{
+	int ep = ep_create(false), p[2];
+	struct pollfd pfd = { .fd = ep, .events = POLLIN };
+	char c;
+
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 1));
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	put(p[1]);
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN, pfd.revents);
+	/* Readiness that went away is not reported: the stale item is dropped. */
+	ASSERT_EQ(1, read(p[0], &c, 1));
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Nesting, each way: (outer, inner) = (native, device), (device, native), (device, device). */
+FIXTURE(nest) {
+	int outer, inner, p[2];
+};
+
+FIXTURE_VARIANT(nest) {
+	bool outer_native, inner_native;
+};
+
+FIXTURE_VARIANT_ADD(nest, device_in_native) {
+	.outer_native = true, .inner_native = false,
+};
+
+FIXTURE_VARIANT_ADD(nest, native_in_device) {
+	.outer_native = false, .inner_native = true,
+};
+
+FIXTURE_VARIANT_ADD(nest, device_in_device) {
+	.outer_native = false, .inner_native = false,
+};
+
+FIXTURE_VARIANT_ADD(nest, native_in_native) {
+	.outer_native = true, .inner_native = true,
+};
+
+FIXTURE_SETUP(nest)
+{
+	self->outer = ep_create(variant->outer_native);
+	self->inner = ep_create(variant->inner_native);
+	ASSERT_GE(self->outer, 0);
+	ASSERT_GE(self->inner, 0);
+	ASSERT_EQ(0, pipe(self->p));
+	ASSERT_EQ(0, ep_ctl(variant->inner_native, self->inner, EPOLL_CTL_ADD, self->p[0], EPOLLIN, 1));
+	ASSERT_EQ(0, ep_ctl(variant->outer_native, self->outer, EPOLL_CTL_ADD, self->inner, EPOLLIN, 2));
+}
+
+FIXTURE_TEARDOWN(nest)
+{
+	close(self->outer);
+	close(self->inner);
+	close(self->p[0]);
+	close(self->p[1]);
+}
+
+/* Readiness propagates up: an event in the inner instance makes the outer one report it. */
+TEST_F(nest, readiness_propagates)
+{
+	struct epoll_event ev;
+
+	EXPECT_EQ(0, ep_wait(variant->outer_native, self->outer, &ev, 1, 0));
+	put(self->p[1]);
+	ASSERT_EQ(1, ep_wait(variant->outer_native, self->outer, &ev, 1, 0));
+	EXPECT_EQ(EPOLLIN, ev.events);
+	EXPECT_EQ(2, ev.data.u64);
+	ASSERT_EQ(1, ep_wait(variant->inner_native, self->inner, &ev, 1, 0));
+	EXPECT_EQ(1, ev.data.u64);
+}
+
+/* A task asleep on the outer instance is woken by a write into the inner one's pipe. */
+TEST_F(nest, wakeup_propagates)
+{
+	struct delayed_write w = { .fd = self->p[1], .delay_ms = 50 };
+	struct epoll_event ev;
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, write_later, &w));
+	ASSERT_EQ(1, ep_wait(variant->outer_native, self->outer, &ev, 1, 2000));
+	EXPECT_EQ(2, ev.data.u64);
+	pthread_join(t, NULL);
+}
+
+/* Instances of the same kind: self-add, cycles and depth, checked like native epoll. */
+FIXTURE(loops) {
+	int e[8];
+};
+
+FIXTURE_VARIANT(loops) {
+	bool native;
+};
+
+FIXTURE_VARIANT_ADD(loops, device) {
+	.native = false,
+};
+
+FIXTURE_VARIANT_ADD(loops, native) {
+	.native = true,
+};
+
+FIXTURE_SETUP(loops)
+{
+	for (int i = 0; i < 8; i++) {
+		self->e[i] = ep_create(variant->native);
+		ASSERT_GE(self->e[i], 0);
+	}
+}
+
+FIXTURE_TEARDOWN(loops)
+{
+	for (int i = 0; i < 8; i++)
+		close(self->e[i]);
+}
+
+#define LCTL(op, a, b, ev) ep_ctl(variant->native, self->e[a], op, self->e[b], ev, b)
+
+TEST_F(loops, cycle_is_eloop)
+{
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 0, 0, EPOLLIN));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, LCTL(EPOLL_CTL_ADD, 0, 1, EPOLLIN));
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 1, 0, EPOLLIN));
+	EXPECT_EQ(ELOOP, errno);
+	ASSERT_EQ(0, LCTL(EPOLL_CTL_ADD, 1, 2, EPOLLIN));
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 2, 0, EPOLLIN));
+	EXPECT_EQ(ELOOP, errno);
+	/* Once the edge is gone, the same ADD is fine. */
+	ASSERT_EQ(0, LCTL(EPOLL_CTL_DEL, 0, 1, 0));
+	EXPECT_EQ(0, LCTL(EPOLL_CTL_ADD, 2, 0, EPOLLIN));
+}
+
+/* A chain of five instances is the deepest allowed (EP_MAX_NESTS = 4), built either way. */
+TEST_F(loops, depth_limit_bottom_up)
+{
+	for (int i = 1; i < 5; i++)
+		ASSERT_EQ(0, LCTL(EPOLL_CTL_ADD, i, i - 1, EPOLLIN));
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 5, 4, EPOLLIN));
+	EXPECT_EQ(ELOOP, errno);
+}
+
+TEST_F(loops, depth_limit_top_down)
+{
+	for (int i = 1; i < 5; i++)
+		ASSERT_EQ(0, LCTL(EPOLL_CTL_ADD, i - 1, i, EPOLLIN));
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 4, 5, EPOLLIN));
+	EXPECT_EQ(ELOOP, errno);
+	/* Joining two chains in the middle counts both heights. */
+	ASSERT_EQ(0, LCTL(EPOLL_CTL_ADD, 6, 7, EPOLLIN));
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 3, 6, EPOLLIN));
+	EXPECT_EQ(ELOOP, errno);
+	EXPECT_EQ(0, LCTL(EPOLL_CTL_ADD, 2, 6, EPOLLIN));
+}
+
+TEST_F(loops, exclusive_on_instance_is_einval)
+{
+	EXPECT_EQ(-1, LCTL(EPOLL_CTL_ADD, 0, 1, EPOLLIN | EPOLLEXCLUSIVE));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/*
+ * A cycle through native epoll, which no loop check can see: our instance watches a native
+ * one, which watches ours. Waits, polls and wake-ups on it finish; nothing deadlocks.
+ */
+TEST(cycle_through_native_does_not_hang)
+{
+	int dev = ep_create(false), nat = ep_create(true), p[2];
+	struct pollfd pfd = { .fd = dev, .events = POLLIN };
+	struct epoll_event ev;
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, dev, EPOLL_CTL_ADD, nat, EPOLLIN, 1));
+	ASSERT_EQ(0, ep_ctl(true, nat, EPOLL_CTL_ADD, dev, EPOLLIN, 2));
+	ASSERT_EQ(0, ep_ctl(true, nat, EPOLL_CTL_ADD, p[0], EPOLLIN, 3));
+	for (int i = 0; i < 100; i++) {
+		put(p[1]);
+		EXPECT_GE(ep_wait(false, dev, &ev, 1, 100), 0);
+		EXPECT_GE(ep_wait(true, nat, &ev, 1, 0), 0);
+		EXPECT_GE(poll(&pfd, 1, 0), 0);
+	}
+	close(dev);
+	close(nat);
+	close(p[0]);
+	close(p[1]);
+}
+
+struct excl_waiter {
+	bool native;
+	int epfd;
+	int ret;
+};
+
+static void *excl_wait(void *arg)
+{
+	struct excl_waiter *w = arg;
+	struct epoll_event ev;
+
+	w->ret = ep_wait(w->native, w->epfd, &ev, 1, 500);
+	return NULL;
+}
+
+/*
+ * Four instances watch one eventfd, each with a task asleep on it. One write wakes every
+ * instance without EPOLLEXCLUSIVE, but fewer than all of them with it (the thundering herd).
+ */
+static int woken_by_one_write(bool native, bool exclusive)
+{
+	struct excl_waiter w[4];
+	pthread_t t[4];
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK), woken = 0;
+
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct excl_waiter){ native, ep_create(native), -2 };
+		if (ep_ctl(native, w[i].epfd, EPOLL_CTL_ADD, efd, EPOLLIN | (exclusive ? EPOLLEXCLUSIVE : 0), i))
+			return -1;
+		pthread_create(&t[i], NULL, excl_wait, &w[i]);
+	}
+	usleep(100 * 1000);
+	if (write(efd, &one, 8) != 8)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		woken += w[i].ret == 1;
+		close(w[i].epfd);
+	}
+	close(efd);
+	return woken;
+}
+
+TEST(exclusive_wakes_fewer)
+{
+	for (int native = 0; native < 2; native++) {
+		int all = woken_by_one_write(native, false), excl = woken_by_one_write(native, true);
+
+		TH_LOG("%s: %d of 4 woken without EPOLLEXCLUSIVE, %d with it",
+		       native ? "native" : "device", all, excl);
+		EXPECT_EQ(4, all);
+		EXPECT_GE(excl, 1);
+		EXPECT_LT(excl, 4);
 	}
 }
 
