@@ -354,6 +354,7 @@ impl PinnedDrop for Epitem {
         // after both, nothing but this owner refers to it.
         self.unhook();
         self.ep().ready.lock().as_mut().remove(&self);
+        self.ep().user.uncharge();
         if self.edge.load(Ordering::Relaxed) {
             if let Some(child) = crate::device::instance_of(&self.file) {
                 crate::nesting::remove_edge(self.ep(), child);

@@ -49,7 +49,7 @@ use kernel::{
 use crate::{
     device,
     epitem::Epitem,
-    nesting,
+    limits, nesting,
     rbtree::{FileFd, RbTree},
     ready::ReadyList,
     uapi::*,
@@ -104,6 +104,8 @@ pub(crate) struct EventPoll {
     /// Wakes `poll_wait` later, from process context: see [`Self::item_ready`].
     #[pin]
     pwake_work: Opaque<bindings::work_struct>,
+    /// The user this instance charges its watches to (`ep->user`).
+    pub(crate) user: limits::User,
     /// Tasks in WAIT (`ep->wq`), queued exclusively: one is woken per event.
     #[pin]
     wq: WaitQueueHead,
@@ -113,12 +115,13 @@ pub(crate) struct EventPoll {
 }
 
 impl EventPoll {
-    /// A new, empty instance (`ep_alloc`).
-    pub(crate) fn new() -> impl PinInit<Self, Error> {
+    /// A new, empty instance (`ep_alloc`) charging its watches to `user`.
+    pub(crate) fn new(user: limits::User) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             mtx <- new_mutex!(RbTree::new(), "eventpoll::mtx"),
             ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
             ready_hint: AtomicBool::new(false),
+            user,
             mtx_owner: AtomicPtr::new(core::ptr::null_mut()),
             // SAFETY: `slot` is valid for writes; the name and key are static.
             pwake_work <- Opaque::ffi_init(|slot| unsafe {
@@ -333,10 +336,13 @@ impl EventPoll {
         data: u64,
     ) -> Result<isize> {
         let native_epoll = child.is_none() && device::is_native_epoll(&file);
+        // Charged here, returned when the epitem drops (or now, if it cannot be made).
+        self.user.charge()?;
         let epi = KBox::pin_init(
             Epitem::new(self, file, fd, events, data, native_epoll),
             GFP_KERNEL_ACCOUNT,
-        )?;
+        )
+        .inspect_err(|_| self.user.uncharge())?;
         let key = epi.key();
         let epi = tree.insert(epi).map_err(|_| EEXIST)?;
         let hooked = epi.hook().and_then(|revents| {

@@ -19,6 +19,7 @@ mod device;
 mod epitem;
 mod eventpoll;
 mod introspect;
+mod limits;
 mod nesting;
 mod rbtree;
 mod ready;
@@ -34,6 +35,12 @@ module! {
     authors: ["rust-epoll developers"],
     description: "epoll as a misc device, in Rust",
     license: "GPL",
+    params: {
+        max_user_watches: u64 {
+            default: 0,
+            description: "Watches per user before ADD fails with ENOSPC; 0: as epoll derives it",
+        },
+    },
 }
 
 #[pin_data]
@@ -46,6 +53,7 @@ impl kernel::InPlaceModule for RustEpollModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Module init runs once, before the device exists and so before any instance.
         unsafe { nesting::init() };
+        limits::init(module_parameters::max_user_watches.value());
         try_pin_init!(Self {
             _dev <- device::Registration::register(),
         })

@@ -1169,4 +1169,52 @@ TEST(exclusive_wakes_fewer)
 	}
 }
 
+/* Reloads the module with `params`; false if it is busy or not given (see vm-run). */
+static bool reload_module(const char *params)
+{
+	const char *ko = getenv("RUST_EPOLL_KO");
+	int fd, ret;
+
+	if (!ko || !*ko || syscall(SYS_delete_module, "rust_epoll", O_NONBLOCK))
+		return false;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	close(fd);
+	return ret == 0;
+}
+
+/*
+ * The per-user cap (max_user_watches): past it ADD fails with ENOSPC and adds nothing;
+ * deleting a watch makes room again. Reloads the module with a cap of 20, then without.
+ */
+TEST(watch_limit_enospc)
+{
+	int ep, efd[24], added = 0;
+
+	if (!reload_module("max_user_watches=20"))
+		SKIP(return, "cannot reload the module (busy, or RUST_EPOLL_KO unset)");
+	ep = ep_create(false);
+	ASSERT_GE(ep, 0);
+	for (int i = 0; i < 24; i++) {
+		efd[i] = eventfd(0, 0);
+		ASSERT_GE(efd[i], 0);
+	}
+	for (int i = 0; i < 24; i++) {
+		if (ep_ctl(false, ep, EPOLL_CTL_ADD, efd[i], EPOLLIN, i)) {
+			EXPECT_EQ(ENOSPC, errno);
+			EXPECT_EQ(-1, ep_ctl(false, ep, EPOLL_CTL_DEL, efd[i], 0, 0));
+			EXPECT_EQ(ENOENT, errno);
+			break;
+		}
+		added++;
+	}
+	EXPECT_EQ(20, added);
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_DEL, efd[0], 0, 0));
+	EXPECT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, efd[23], EPOLLIN, 23));
+	close(ep);
+	for (int i = 0; i < 24; i++)
+		close(efd[i]);
+	ASSERT_TRUE(reload_module(""));
+}
+
 TEST_HARNESS_MAIN
