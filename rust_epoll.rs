@@ -27,7 +27,10 @@ mod uapi;
 mod waitqueue;
 
 use eventpoll::EventPoll;
-use uapi::{CtlArgs, WaitArgs, RUST_EPOLL_CTL, RUST_EPOLL_WAIT};
+use uapi::{
+    CtlArgs, CtlBatchArgs, WaitArgs, RUST_EPOLL_BATCH_MAX, RUST_EPOLL_BATCH_WAIT, RUST_EPOLL_CTL,
+    RUST_EPOLL_CTL_BATCH, RUST_EPOLL_WAIT,
+};
 
 module! {
     type: RustEpollModule,
@@ -72,6 +75,41 @@ fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     match cmd {
         RUST_EPOLL_CTL => ep.ctl(file, &read_arg::<CtlArgs>(arg)?),
         RUST_EPOLL_WAIT => ep.wait(&read_arg::<WaitArgs>(arg)?),
+        RUST_EPOLL_CTL_BATCH => ctl_batch(ep, file, arg),
         _ => Err(ENOTTY),
     }
+}
+
+/// RUST_EPOLL_CTL_BATCH: applies `ops` in order until one fails (an unreadable one fails with
+/// EFAULT), reports how far it got in the caller's struct, then optionally waits.
+fn ctl_batch(ep: &EventPoll, file: &File, arg: usize) -> Result<isize> {
+    let batch = read_arg::<CtlBatchArgs>(arg)?;
+    if batch.nr_ops == 0
+        || batch.nr_ops > RUST_EPOLL_BATCH_MAX
+        || batch.flags & !RUST_EPOLL_BATCH_WAIT != 0
+    {
+        return Err(EINVAL);
+    }
+    let size = core::mem::size_of::<CtlArgs>();
+    let mut ops = UserSlice::new(
+        UserPtr::from_addr(batch.ops as usize),
+        batch.nr_ops as usize * size,
+    )
+    .reader();
+    let (mut applied, mut error) = (0u32, 0i32);
+    while applied < batch.nr_ops {
+        if let Err(e) = ops.read::<CtlArgs>().and_then(|op| ep.ctl(file, &op)) {
+            error = e.to_errno();
+            break;
+        }
+        applied += 1;
+    }
+    let at = arg + core::mem::offset_of!(CtlBatchArgs, applied);
+    let mut out = UserSlice::new(UserPtr::from_addr(at), 8).writer();
+    out.write(&applied)?;
+    out.write(&error)?;
+    if error == 0 && batch.flags & RUST_EPOLL_BATCH_WAIT != 0 {
+        return ep.wait(&batch.wait);
+    }
+    Ok(0)
 }

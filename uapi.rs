@@ -6,7 +6,7 @@
 
 use core::mem::{offset_of, size_of};
 use kernel::{
-    ioctl::_IOW,
+    ioctl::{_IOW, _IOWR},
     transmute::{AsBytes, FromBytes},
 };
 
@@ -68,8 +68,27 @@ pub(crate) struct WaitArgs {
     pub(crate) timeout_ns: i64,
 }
 
+/// `struct rust_epoll_ctl_batch`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct CtlBatchArgs {
+    pub(crate) ops: u64,
+    pub(crate) nr_ops: u32,
+    pub(crate) flags: u32,
+    pub(crate) applied: u32,
+    pub(crate) error: i32,
+    pub(crate) wait: WaitArgs,
+}
+
+/// Most operations in one RUST_EPOLL_CTL_BATCH (`RUST_EPOLL_BATCH_MAX`).
+pub(crate) const RUST_EPOLL_BATCH_MAX: u32 = 1024;
+/// `rust_epoll_ctl_batch.flags`: wait for events after the operations.
+pub(crate) const RUST_EPOLL_BATCH_WAIT: u32 = 1 << 0;
+
 // SAFETY: Plain integers with no padding (checked below): every byte pattern is valid.
 unsafe impl FromBytes for CtlArgs {}
+// SAFETY: As above.
+unsafe impl FromBytes for CtlBatchArgs {}
 // SAFETY: As above.
 unsafe impl FromBytes for WaitArgs {}
 // SAFETY: Packed integers: no padding, every byte initialised.
@@ -81,6 +100,7 @@ pub(crate) const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
 const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
 pub(crate) const RUST_EPOLL_CTL: u32 = _IOW::<CtlArgs>(RUST_EPOLL_IOC_MAGIC, 1);
 pub(crate) const RUST_EPOLL_WAIT: u32 = _IOW::<WaitArgs>(RUST_EPOLL_IOC_MAGIC, 2);
+pub(crate) const RUST_EPOLL_CTL_BATCH: u32 = _IOWR::<CtlBatchArgs>(RUST_EPOLL_IOC_MAGIC, 3);
 
 // The header's layout, field by field: a change on one side fails the build.
 const _: () = {
@@ -99,4 +119,11 @@ const _: () = {
     assert!(offset_of!(WaitArgs, sigsetsize) == 24);
     assert!(offset_of!(WaitArgs, flags) == 28);
     assert!(offset_of!(WaitArgs, timeout_ns) == 32);
+    assert!(size_of::<CtlBatchArgs>() == 64);
+    assert!(offset_of!(CtlBatchArgs, ops) == 0);
+    assert!(offset_of!(CtlBatchArgs, nr_ops) == 8);
+    assert!(offset_of!(CtlBatchArgs, flags) == 12);
+    assert!(offset_of!(CtlBatchArgs, applied) == 16);
+    assert!(offset_of!(CtlBatchArgs, error) == 20);
+    assert!(offset_of!(CtlBatchArgs, wait) == 24);
 };

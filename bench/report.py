@@ -19,6 +19,8 @@ targets = {
     "wakeup_latency_p50": ("<= 1.10", 1.10),
     "wakeup_latency_p99": ("<= 1.10", 1.10),
     "memory_per_watch": ("<= 1.00", 1.00),
+    "ctl_batch_16": ("<= 0.50", 0.50),
+    "ctl_batch_256": ("<= 0.50", 0.50),
 }
 
 

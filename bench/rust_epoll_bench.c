@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -308,6 +309,55 @@ static void bench_ctl(long n)
 	free(fds);
 }
 
+/*
+ * 3b. Batched ctl: ADD then DEL of N fds in batches of `bsz` (RUST_EPOLL_CTL_BATCH), per
+ * operation, against native epoll's one-per-call ctl.
+ */
+static void bench_ctl_batch(long n, int bsz)
+{
+	static double s[NIMPL][64];
+	int *fds = malloc(n * sizeof(int)), r = 0;
+	struct rust_epoll_ctl *ops = calloc(n, sizeof(*ops));
+	char name[32];
+
+	raise_nofile(n + 16);
+	for (long i = 0; i < n; i++)
+		if ((fds[i] = eventfd(0, 0)) < 0)
+			die("eventfd");
+	for (; r < reps; r++) {
+		int ep = ep_create(false), nat = ep_create(true);
+		struct rust_epoll_ctl_batch b;
+		double t0 = now_ns();
+
+		for (int op = EPOLL_CTL_ADD; op <= EPOLL_CTL_DEL; op++) {
+			for (long i = 0; i < n; i++)
+				ops[i] = (struct rust_epoll_ctl){ .op = op, .fd = fds[i], .events = EPOLLIN, .data = i };
+			for (long i = 0; i < n; i += bsz) {
+				memset(&b, 0, sizeof(b));
+				b.ops = (uintptr_t)&ops[i];
+				b.nr_ops = n - i < bsz ? n - i : bsz;
+				if (ioctl(ep, RUST_EPOLL_CTL_BATCH, &b) || b.error)
+					die("batch");
+			}
+		}
+		s[DEVICE][r] = (now_ns() - t0) / (2 * n);
+		t0 = now_ns();
+		for (int op = EPOLL_CTL_ADD; op <= EPOLL_CTL_DEL; op++)
+			for (long i = 0; i < n; i++)
+				if (ep_ctl(true, nat, op, fds[i], EPOLLIN, i))
+					die("native ctl");
+		s[NATIVE][r] = (now_ns() - t0) / (2 * n);
+		close(ep);
+		close(nat);
+	}
+	snprintf(name, sizeof(name), "ctl_batch_%d", bsz);
+	report(name, n, "ns/op", s, r, false);
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	free(ops);
+}
+
 /* 4. Scaling: one ready fd among N watched; time per WAIT (timeout 0), in nanoseconds. */
 static void bench_scaling(long n, int iters)
 {
@@ -457,6 +507,7 @@ int main(int argc, char **argv)
 		bench_libevent(100, 10, 100, 2);
 		bench_latency(100);
 		bench_ctl(100);
+		bench_ctl_batch(100, 16);
 		bench_scaling(100, 100);
 		bench_memory(1000);
 		bench_concurrency(100, 0.05);
@@ -468,6 +519,9 @@ int main(int argc, char **argv)
 	bench_libevent(100000, 100, 1000, 5);
 	bench_latency(100000);
 	bench_ctl(10000);
+	bench_ctl_batch(10000, 1);
+	bench_ctl_batch(10000, 16);
+	bench_ctl_batch(10000, 256);
 	for (long n = 10; n <= 100000; n *= 10)
 		bench_scaling(n, 20000);
 	bench_memory(100000);

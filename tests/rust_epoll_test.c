@@ -1169,6 +1169,94 @@ TEST(exclusive_wakes_fewer)
 	}
 }
 
+static int do_ctl_batch(int ep, struct rust_epoll_ctl *ops, unsigned int n, struct rust_epoll_ctl_batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->ops = (uintptr_t)ops;
+	b->nr_ops = n;
+	b->error = 12345;	/* must be overwritten */
+	return ioctl(ep, RUST_EPOLL_CTL_BATCH, b);
+}
+
+/* The batch: applied in order, stops at the first failure and says where, stays applied. */
+TEST(ctl_batch)
+{
+	int ep = ep_create(false), p[4][2];
+	struct rust_epoll_ctl ops[5];
+	struct rust_epoll_ctl_batch b;
+	struct epoll_event ev[4];
+	long page = sysconf(_SC_PAGESIZE);
+	char *map;
+
+	ASSERT_GE(ep, 0);
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, pipe(p[i]));
+	for (int i = 0; i < 4; i++)
+		ops[i] = (struct rust_epoll_ctl){ .op = EPOLL_CTL_ADD, .fd = p[i][0], .events = EPOLLIN, .data = i };
+
+	/* All applied. */
+	ASSERT_EQ(0, do_ctl_batch(ep, ops, 2, &b));
+	EXPECT_EQ(2, b.applied);
+	EXPECT_EQ(0, b.error);
+	/* One failing in the middle: ops[0] again (EEXIST) between two new ones. */
+	ops[4] = ops[0];
+	struct rust_epoll_ctl mid[3] = { ops[2], ops[4], ops[3] };
+
+	ASSERT_EQ(0, do_ctl_batch(ep, mid, 3, &b));
+	EXPECT_EQ(1, b.applied);
+	EXPECT_EQ(-EEXIST, b.error);
+	EXPECT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_DEL, p[2][0], 0, 0));	/* applied, stays */
+	EXPECT_EQ(-1, ep_ctl(false, ep, EPOLL_CTL_DEL, p[3][0], 0, 0));	/* after the failure */
+	EXPECT_EQ(ENOENT, errno);
+
+	/* Bad sizes and flags. */
+	EXPECT_EQ(-1, do_ctl_batch(ep, ops, 0, &b));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, do_ctl_batch(ep, ops, RUST_EPOLL_BATCH_MAX + 1, &b));
+	EXPECT_EQ(EINVAL, errno);
+	memset(&b, 0, sizeof(b));
+	b.ops = (uintptr_t)ops;
+	b.nr_ops = 1;
+	b.flags = 2;
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_CTL_BATCH, &b));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_CTL_BATCH, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* Unreadable operations: nothing from a NULL array; up to the fault from a cut one. */
+	ASSERT_EQ(0, do_ctl_batch(ep, NULL, 2, &b));
+	EXPECT_EQ(0, b.applied);
+	EXPECT_EQ(-EFAULT, b.error);
+	map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_NONE));
+	struct rust_epoll_ctl *cut = (struct rust_epoll_ctl *)(map + page) - 1;
+
+	cut[0] = ops[3];
+	ASSERT_EQ(0, do_ctl_batch(ep, cut, 2, &b));
+	EXPECT_EQ(1, b.applied);
+	EXPECT_EQ(-EFAULT, b.error);
+	EXPECT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_DEL, p[3][0], 0, 0));
+	munmap(map, 2 * page);
+
+	/* kevent style: change, then wait, in one call. */
+	put(p[3][1]);
+	memset(&b, 0, sizeof(b));
+	b.ops = (uintptr_t)&ops[3];
+	b.nr_ops = 1;
+	b.flags = RUST_EPOLL_BATCH_WAIT;
+	b.wait = (struct rust_epoll_wait){ .events = (uintptr_t)ev, .maxevents = 4, .timeout = 1000 };
+	ASSERT_EQ(1, ioctl(ep, RUST_EPOLL_CTL_BATCH, &b));
+	EXPECT_EQ(3, ev[0].data.u64);
+	EXPECT_EQ(1, b.applied);
+	EXPECT_EQ(0, b.error);
+	close(ep);
+	for (int i = 0; i < 4; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+}
+
 /* Reloads the module with `params`; false if it is busy or not given (see vm-run). */
 static bool reload_module(const char *params)
 {

@@ -62,8 +62,31 @@ struct rust_epoll_wait {
 /* rust_epoll_wait.flags: the timeout is `timeout_ns` nanoseconds (epoll_pwait2), not `timeout`. */
 #define RUST_EPOLL_WAIT_NSEC	(1U << 0)
 
+/*
+ * RUST_EPOLL_CTL_BATCH: up to RUST_EPOLL_BATCH_MAX epoll_ctl operations in one call, applied
+ * in order (kqueue's changelist). Stops at the first that fails: `applied` says how many
+ * succeeded (they stay applied) and `error` holds the failed one's -errno (0 if none failed).
+ * With RUST_EPOLL_BATCH_WAIT and no failure, it then waits as RUST_EPOLL_WAIT with `wait`
+ * and returns the number of events (kevent style); otherwise it returns 0.
+ * Errors of the call itself (-1 with errno): EINVAL for nr_ops of 0 or above the maximum or
+ * unknown flags, EFAULT if the struct cannot be read or written back; an unreadable `ops`
+ * array is reported as EFAULT in `error` at the first unreadable operation.
+ */
+#define RUST_EPOLL_BATCH_MAX	1024
+#define RUST_EPOLL_BATCH_WAIT	(1U << 0)
+
+struct rust_epoll_ctl_batch {
+	__u64 ops;		/* user pointer to struct rust_epoll_ctl[nr_ops] */
+	__u32 nr_ops;		/* 1 .. RUST_EPOLL_BATCH_MAX */
+	__u32 flags;		/* 0 or RUST_EPOLL_BATCH_WAIT */
+	__u32 applied;		/* out: operations applied */
+	__s32 error;		/* out: -errno of ops[applied], or 0 */
+	struct rust_epoll_wait wait;	/* with RUST_EPOLL_BATCH_WAIT: as for RUST_EPOLL_WAIT */
+};
+
 #define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
 #define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
+#define RUST_EPOLL_CTL_BATCH	_IOWR(RUST_EPOLL_IOC_MAGIC, 3, struct rust_epoll_ctl_batch)
 
 #if defined(__cplusplus)
 #define RUST_EPOLL_ASSERT(e, m) static_assert(e, m)
@@ -76,6 +99,7 @@ RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_event) == 12, "rust_epoll_event layou
 #endif
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ctl) == 24, "rust_epoll_ctl layout");
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_wait) == 40, "rust_epoll_wait layout");
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ctl_batch) == 64, "rust_epoll_ctl_batch layout");
 #undef RUST_EPOLL_ASSERT
 #endif
 
