@@ -131,6 +131,8 @@ unsafe extern "C" fn fops_open(_inode: *mut bindings::inode, file: *mut bindings
             // SAFETY: The eventpoll stays pinned: it is only turned back into a box, never
             // moved, by `fops_release`.
             let ep = KBox::into_raw(unsafe { Pin::into_inner_unchecked(ep) });
+            // SAFETY: Just allocated, valid and at its final address.
+            unsafe { (*ep).attach_view() };
             // SAFETY: `open` may set the file's private data.
             unsafe { (*file).private_data = ep.cast() };
             0

@@ -126,6 +126,8 @@ pub(crate) struct Epitem {
     events: AtomicU32,
     /// The user's data (`epi->event.data`).
     data: AtomicU64,
+    /// The events of the last wake-up or poll that found some (for the debugfs view).
+    last_seen: AtomicU32,
     /// The wait queues the target registered (`epi->pwqlist`); written only while the target
     /// is polled with our queue procedure in `ep_insert`, under `mtx`.
     #[pin]
@@ -167,6 +169,7 @@ impl Epitem {
             ep: NonNull::from(ep),
             events: AtomicU32::new(events),
             data: AtomicU64::new(data),
+            last_seen: AtomicU32::new(0),
             pwqs: [EppollEntry::new(), EppollEntry::new()],
             more: UnsafeCell::new(None),
             nwait: UnsafeCell::new(0),
@@ -210,6 +213,11 @@ impl Epitem {
     pub(crate) fn set_event(&self, events: u32, data: u64) {
         self.data.store(data, Ordering::Relaxed);
         self.events.store(events, Ordering::SeqCst);
+    }
+
+    /// The events of the last wake-up or poll that reported some.
+    pub(crate) fn last_seen(&self) -> u32 {
+        self.last_seen.load(Ordering::Relaxed)
     }
 
     /// Records that the nesting edge to the target instance exists (removed on drop).
@@ -268,7 +276,11 @@ impl Epitem {
     pub(crate) fn poll(&self) -> u32 {
         let events = self.events();
         let mut pt = PollTable::new(None, events);
-        waitqueue::vfs_poll(&self.file, &mut pt) & events
+        let revents = waitqueue::vfs_poll(&self.file, &mut pt) & events;
+        if revents != 0 {
+            self.last_seen.store(revents, Ordering::Relaxed);
+        }
+        revents
     }
 
     /// Polls the target with our queue procedure, so that it hooks this item onto each of its
@@ -284,6 +296,9 @@ impl Epitem {
             epi: self,
         };
         let revents = waitqueue::vfs_poll(&self.file, &mut epq.pt) & events;
+        if revents != 0 {
+            self.last_seen.store(revents, Ordering::Relaxed);
+        }
         // SAFETY: `failed` is only touched under `mtx`, which our caller holds.
         if unsafe { *self.failed.get() } {
             return Err(ENOMEM);
@@ -410,6 +425,9 @@ unsafe extern "C" fn ep_poll_callback(
     let epi = unsafe { &*(*wait).private.cast::<Epitem>() };
     let events = epi.events();
     let mut ewake = 0;
+    if pollflags != 0 {
+        epi.last_seen.store(pollflags, Ordering::Relaxed);
+    }
 
     // A disarmed one-shot item, or a wake-up for events it does not want, is ignored.
     if events & !EP_PRIVATE_BITS != 0 && (pollflags == 0 || pollflags & events != 0) {

@@ -49,7 +49,7 @@ use kernel::{
 use crate::{
     device,
     epitem::Epitem,
-    limits, nesting,
+    introspect, limits, nesting,
     rbtree::{FileFd, RbTree},
     ready::ReadyList,
     uapi::*,
@@ -106,6 +106,9 @@ pub(crate) struct EventPoll {
     pwake_work: Opaque<bindings::work_struct>,
     /// The user this instance charges its watches to (`ep->user`).
     pub(crate) user: limits::User,
+    /// Its debugfs picture, removed first when the instance goes.
+    #[pin]
+    view: Mutex<Option<introspect::DebugView>>,
     /// Tasks in WAIT (`ep->wq`), queued exclusively: one is woken per event.
     #[pin]
     wq: WaitQueueHead,
@@ -122,6 +125,7 @@ impl EventPoll {
             ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
             ready_hint: AtomicBool::new(false),
             user,
+            view <- new_mutex!(None, "eventpoll::view"),
             mtx_owner: AtomicPtr::new(core::ptr::null_mut()),
             // SAFETY: `slot` is valid for writes; the name and key are static.
             pwake_work <- Opaque::ffi_init(|slot| unsafe {
@@ -550,6 +554,64 @@ impl EventPoll {
 }
 
 impl EventPoll {
+    /// Creates the instance's debugfs picture (once it is at its final address).
+    pub(crate) fn attach_view(&self) {
+        *self.view.lock() = introspect::create_view(self);
+    }
+
+    /// The debugfs picture: counts, the rb-tree, the items in key order, the ready list.
+    pub(crate) fn draw(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let tree = self.lock_tree();
+        let mut watches = 0;
+        tree.for_each(|_| watches += 1);
+        let mut ready_fds = [0i32; 64];
+        let mut nready = 0;
+        self.ready.lock().for_each(|epi| {
+            if let Some(slot) = ready_fds.get_mut(nready) {
+                *slot = epi.fd();
+            }
+            nready += 1;
+        });
+        writeln!(
+            f,
+            "eventpoll: {} watches, {} ready, waiters {}, pollers {}",
+            watches,
+            nready,
+            if self.wq.is_active() { "yes" } else { "no" },
+            if self.poll_wait.is_active() {
+                "yes"
+            } else {
+                "no"
+            }
+        )?;
+        writeln!(
+            f,
+            "\ninterest set: red-black tree keyed by (file, fd), root at the left"
+        )?;
+        let mut drawn = 0;
+        // SAFETY: We hold `mtx`, which keeps the tree unchanged while we draw it.
+        unsafe { introspect::draw_tree(f, tree.root(), 0, &mut drawn)? };
+        writeln!(f, "\nitems in key order:")?;
+        let mut listed = 0;
+        let mut res = Ok(());
+        tree.for_each(|epi| {
+            if listed < introspect::draw_max() && res.is_ok() {
+                let ready = self.ready.lock().is_linked(epi);
+                res = introspect::draw_item(f, epi, ready);
+            }
+            listed += 1;
+        });
+        res?;
+        write!(f, "\nready list (head to tail):")?;
+        for fd in ready_fds.iter().take(nready.min(ready_fds.len())) {
+            write!(f, " fd {fd}")?;
+        }
+        if nready > ready_fds.len() {
+            write!(f, " ... ({} more)", nready - ready_fds.len())?;
+        }
+        writeln!(f)
+    }
+
     /// The instance's lines of `/proc/PID/fdinfo/N`: one per watch, in key order.
     pub(crate) fn show_fdinfo(&self, m: &kernel::seq_file::SeqFile) {
         self.lock_tree()
@@ -562,6 +624,8 @@ impl PinnedDrop for EventPoll {
     /// `ep_free`: every watch is unhooked from its target and freed, and its file reference
     /// dropped, before the instance's memory goes.
     fn drop(self: Pin<&mut Self>) {
+        // The debugfs file first: its readers may look at everything below.
+        drop(self.view.lock().take());
         {
             let mut tree = self.lock_tree();
             while let Some(epi) = tree.pop_first() {

@@ -1,13 +1,220 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Text views of an instance: fs/eventpoll.c's `ep_show_fdinfo`.
+//! Text views of an instance: fs/eventpoll.c's `ep_show_fdinfo`, and a debugfs picture.
 //!
 //! `/proc/PID/fdinfo/N` of an instance prints one line per watch, in native epoll's exact
 //! format, so tools that parse epoll fdinfo read ours unchanged.
+//!
+//! `/sys/kernel/debug/rust_epoll/<pid>-<n>` draws the instance for people learning epoll:
+//! the interest set as the red-black tree it is (sideways: the root at the left, right
+//! subtrees above), the same items in key order with their requested and last-seen events,
+//! and the ready list from head to tail. Each file holds a pointer to its instance; the
+//! instance removes its file first thing when it goes, and debugfs waits for readers then.
 
-use kernel::{fs::File, seq_file::SeqFile, seq_print};
+use core::{
+    fmt::{self, Write},
+    sync::atomic::{AtomicU64, Ordering},
+};
+use kernel::{
+    bindings,
+    debugfs::{Dir, File as DebugFile},
+    fs::File,
+    prelude::*,
+    seq_file::SeqFile,
+    seq_print,
+    sync::global_lock,
+};
 
-use crate::epitem::Epitem;
+use crate::{epitem::Epitem, eventpoll::EventPoll, uapi::*};
+
+global_lock! {
+    // SAFETY: Initialised by the module initialiser (`init`) before any instance exists.
+    unsafe(uninit) static DEBUGFS_DIR: Mutex<Option<Dir>> = None;
+}
+
+/// Numbers the instances' debugfs files.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Most items drawn per section, so that a huge instance still reads in one go.
+const DRAW_MAX: usize = 256;
+
+/// Creates `/sys/kernel/debug/rust_epoll/`.
+///
+/// # Safety
+///
+/// Must be called exactly once, before any instance exists; [`exit`] undoes it.
+pub(crate) unsafe fn init() {
+    // SAFETY: Called once, first (our contract).
+    unsafe { DEBUGFS_DIR.init() };
+    *DEBUGFS_DIR.lock() = Some(Dir::new(c"rust_epoll"));
+}
+
+/// Removes the directory (module exit; no instance exists any more).
+pub(crate) fn exit() {
+    drop(DEBUGFS_DIR.lock().take());
+}
+
+/// An instance, as seen by its debugfs file.
+pub(crate) struct InstanceRef(*const EventPoll);
+
+// SAFETY: The eventpoll is `Sync`; the pointer is valid while the file exists (the instance
+// removes its file before it is freed, and debugfs waits for readers to finish).
+unsafe impl Send for InstanceRef {}
+// SAFETY: As above.
+unsafe impl Sync for InstanceRef {}
+
+/// The debugfs file of an instance; dropping it removes the file.
+pub(crate) type DebugView = Pin<KBox<DebugFile<InstanceRef>>>;
+
+/// Creates the debugfs file of `ep` (named `<pid>-<n>`), if debugfs is there.
+pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    // Through C (`task_tgid_nr_ns`): this build's bindings read `task_struct.tgid` wrong.
+    let pid = kernel::current!().tgid_nr_ns(None);
+    let mut name = [0u8; 48];
+    let mut w = NameWriter {
+        buf: &mut name,
+        len: 0,
+    };
+    write!(w, "{pid}-{id}\0").ok()?;
+    let len = w.len;
+    let name = CStr::from_bytes_with_nul(&name[..len]).ok()?;
+    let dir = DEBUGFS_DIR.lock();
+    let dir = dir.as_ref()?;
+    KBox::pin_init(
+        dir.read_callback_file(name, InstanceRef(ep), &|ep: &InstanceRef, f| {
+            // SAFETY: See `InstanceRef`: the instance outlives its file's readers.
+            draw(unsafe { &*ep.0 }, f)
+        }),
+        GFP_KERNEL,
+    )
+    .ok()
+}
+
+/// Formats into a fixed buffer (the file name).
+struct NameWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for NameWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `IN|OUT|ET` for an event mask.
+struct Events(u32);
+
+impl fmt::Display for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [(u32, &str); 14] = [
+            (EPOLLIN, "IN"),
+            (0x2, "PRI"),
+            (EPOLLOUT, "OUT"),
+            (EPOLLERR, "ERR"),
+            (EPOLLHUP, "HUP"),
+            (EPOLLRDNORM, "RDNORM"),
+            (0x80, "RDBAND"),
+            (0x100, "WRNORM"),
+            (0x200, "WRBAND"),
+            (0x2000, "RDHUP"),
+            (EPOLLEXCLUSIVE, "EXCLUSIVE"),
+            (EPOLLWAKEUP, "WAKEUP"),
+            (EPOLLONESHOT, "ONESHOT"),
+            (EPOLLET, "ET"),
+        ];
+        // Built in a buffer first, so that the caller's width pads it.
+        let mut buf = [0u8; 96];
+        let mut w = NameWriter {
+            buf: &mut buf,
+            len: 0,
+        };
+        for (bit, name) in NAMES {
+            if self.0 & bit != 0 {
+                if w.len != 0 {
+                    w.write_str("|")?;
+                }
+                w.write_str(name)?;
+            }
+        }
+        if w.len == 0 {
+            w.write_str("-")?;
+        }
+        let len = w.len;
+        f.pad(core::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// The picture of one instance.
+fn draw(ep: &EventPoll, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    ep.draw(f)
+}
+
+/// Draws the subtree at `node` sideways: right subtree above, left below, indented by depth;
+/// `(B)`/`(R)` is the node's colour. Returns how many nodes were drawn.
+///
+/// # Safety
+///
+/// `node` must be null or a node of an interest set whose `mtx` the caller holds.
+pub(crate) unsafe fn draw_tree(
+    f: &mut fmt::Formatter<'_>,
+    node: *mut bindings::rb_node,
+    depth: usize,
+    drawn: &mut usize,
+) -> fmt::Result {
+    if node.is_null() || *drawn >= DRAW_MAX {
+        return Ok(());
+    }
+    // SAFETY: `node` is a node of the tree, kept alive and unchanged by `mtx`.
+    let (right, left, black) = unsafe {
+        (
+            (*node).rb_right,
+            (*node).rb_left,
+            (*node).__rb_parent_color & 1 == 1,
+        )
+    };
+    // SAFETY: As above, for the subtrees.
+    unsafe { draw_tree(f, right, depth + 1, drawn)? };
+    // SAFETY: `node` is the `rbn` of a live epitem of this tree.
+    let epi = unsafe { &*Epitem::from_rbn(node) };
+    *drawn += 1;
+    writeln!(
+        f,
+        "  {:width$}{} fd {} (file {:x})",
+        "",
+        if black { "(B)" } else { "(R)" },
+        epi.fd(),
+        epi.key().file,
+        width = depth * 6
+    )?;
+    // SAFETY: As above.
+    unsafe { draw_tree(f, left, depth + 1, drawn) }
+}
+
+/// One line of the item list.
+pub(crate) fn draw_item(f: &mut fmt::Formatter<'_>, epi: &Epitem, ready: bool) -> fmt::Result {
+    writeln!(
+        f,
+        "  fd {:<5} wants {:<24} last seen {:<12} data {:#x}{}",
+        epi.fd(),
+        Events(epi.events()),
+        Events(epi.last_seen()),
+        epi.data(),
+        if ready { "  [ready]" } else { "" }
+    )
+}
+
+/// `DRAW_MAX`, for the callers of the drawing helpers.
+pub(crate) const fn draw_max() -> usize {
+    DRAW_MAX
+}
 
 /// One fdinfo line for `epi` (`tfd: … events: … data: …  pos:… ino:… sdev:…`).
 pub(crate) fn show_epitem(m: &SeqFile, epi: &Epitem) {

@@ -114,6 +114,11 @@ impl RbTree {
         unsafe { Some(self.erase(Epitem::from_rbn(node))) }
     }
 
+    /// The root node, for drawing the tree (`introspect.rs`).
+    pub(crate) fn root(&self) -> *mut bindings::rb_node {
+        self.root.rb_node
+    }
+
     /// Visits every item in key order.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Epitem)) {
         // SAFETY: `root` is a valid tree.

@@ -142,6 +142,20 @@ impl ReadyList {
         unsafe { !list_empty(epi.rdllink()) }
     }
 
+    /// Visits the items of the ready list from head to tail (items in a transfer excluded).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Epitem)) {
+        let head = self.rdllist.get();
+        // SAFETY: We hold the lock; every node after `head` is the `rdllink` of a live epitem
+        // (type invariant), and the list does not change while we walk it.
+        unsafe {
+            let mut link = (*head).next;
+            while !ptr::eq(link, head) {
+                f(Epitem::from_rdllink(link).as_ref());
+                link = (*link).next;
+            }
+        }
+    }
+
     /// Puts `epi` at the tail of the ready list unless it is already linked. Returns whether
     /// it was added.
     pub(crate) fn add_tail(self: Pin<&mut Self>, epi: &Epitem) -> bool {

@@ -46,7 +46,7 @@ module! {
     },
 }
 
-#[pin_data]
+#[pin_data(PinnedDrop)]
 struct RustEpollModule {
     #[pin]
     _dev: device::Registration,
@@ -55,11 +55,22 @@ struct RustEpollModule {
 impl kernel::InPlaceModule for RustEpollModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // SAFETY: Module init runs once, before the device exists and so before any instance.
-        unsafe { nesting::init() };
+        unsafe {
+            nesting::init();
+            introspect::init();
+        }
         limits::init(module_parameters::max_user_watches.value());
         try_pin_init!(Self {
             _dev <- device::Registration::register(),
         })
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for RustEpollModule {
+    fn drop(self: Pin<&mut Self>) {
+        // No instance is left (each holds a module reference); the device goes after this.
+        introspect::exit();
     }
 }
 

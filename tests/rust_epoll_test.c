@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -1255,6 +1256,63 @@ TEST(ctl_batch)
 		close(p[i][0]);
 		close(p[i][1]);
 	}
+}
+
+/* The path of this process's one debugfs picture, or "" if there is none. */
+static void find_debugfs_view(char *path, size_t size)
+{
+	char prefix[32];
+	struct dirent *d;
+	DIR *dir = opendir("/sys/kernel/debug/rust_epoll");
+
+	path[0] = 0;
+	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	while (dir && (d = readdir(dir)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix)))
+			snprintf(path, size, "/sys/kernel/debug/rust_epoll/%.200s", d->d_name);
+	if (dir)
+		closedir(dir);
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The debugfs picture shows the watches, the tree and the ready list, and goes with the instance. */
+TEST(debugfs_view)
+{
+	static char path[256], text[8192], want[64];
+	int ep, p[2];
+
+	if (access("/sys/kernel/debug/rust_epoll", F_OK))
+		SKIP(return, "debugfs not mounted");
+	ep = ep_create(false);
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 0x10));
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[1], EPOLLOUT, 0x20));
+	find_debugfs_view(path, sizeof(path));
+	ASSERT_NE(0, path[0]);
+	put(p[1]);
+	read_file(path, text, sizeof(text));
+	TH_LOG("%s:\n%s", path, text);
+	EXPECT_NE(NULL, strstr(text, "2 watches, 2 ready"));
+	EXPECT_NE(NULL, strstr(text, "(B) fd"));
+	snprintf(want, sizeof(want), "fd %-5d wants IN|ERR|HUP|ET", p[0]);
+	EXPECT_NE(NULL, strstr(text, want));
+	EXPECT_NE(NULL, strstr(text, "last seen IN"));
+	snprintf(want, sizeof(want), "ready list (head to tail): fd %d fd %d", p[1], p[0]);
+	EXPECT_NE(NULL, strstr(text, want));
+	close(ep);
+	EXPECT_NE(0, access(path, F_OK));
+	close(p[0]);
+	close(p[1]);
 }
 
 /* Reloads the module with `params`; false if it is busy or not given (see vm-run). */
