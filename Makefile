@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# rust-epoll. `make` builds rust_epoll.ko against $(KDIR) (default: the cached test kernel,
+# rust-epoll. `make` builds rust-epoll.ko against $(KDIR) (default: the cached test kernel,
 # built on first use by scripts/kernel). `make demo` and `make check` are the README's two
 # commands: both install what is missing first.
 

@@ -52,6 +52,7 @@ use crate::{
     introspect, limits, nesting,
     rbtree::{FileFd, RbTree},
     ready::ReadyList,
+    sigmask,
     uapi::*,
     waitqueue::{self, WaitQueueHead},
 };
@@ -382,10 +383,22 @@ impl EventPoll {
 
     /// EPOLL_WAIT: `ep_poll`. Waits until events are ready, the timeout passes or a signal
     /// arrives (EINTR, never restarted), then reports up to `maxevents` records.
+    ///
+    /// With a signal mask (epoll_pwait), the mask is swapped in for the wait, as
+    /// `set_user_sigmask` does: its errors come first, and on EINTR the old mask returns only
+    /// after the signal's handler is set up, so that the signal is delivered.
     pub(crate) fn wait(&self, args: &WaitArgs) -> Result<isize> {
-        if args.sigmask != 0 || args.sigsetsize != 0 || args.flags & !RUST_EPOLL_WAIT_NSEC != 0 {
+        if args.flags & !RUST_EPOLL_WAIT_NSEC != 0 || (args.sigmask == 0 && args.sigsetsize != 0) {
             return Err(EINVAL);
         }
+        let mask = sigmask::SigmaskGuard::set(args.sigmask, args.sigsetsize)?;
+        let res = self.wait_unmasked(args);
+        mask.restore(matches!(res, Err(e) if e == EINTR));
+        res
+    }
+
+    /// `do_epoll_wait`: WAIT once any signal mask is in place.
+    fn wait_unmasked(&self, args: &WaitArgs) -> Result<isize> {
         // The timeout in ns, negative for none: epoll_wait's milliseconds, or epoll_pwait2's
         // nanoseconds with RUST_EPOLL_WAIT_NSEC (the other field must then be 0).
         let timeout_ns = if args.flags & RUST_EPOLL_WAIT_NSEC != 0 {

@@ -23,6 +23,7 @@ mod limits;
 mod nesting;
 mod rbtree;
 mod ready;
+mod sigmask;
 mod uapi;
 mod waitqueue;
 

@@ -1315,6 +1315,86 @@ TEST(debugfs_view)
 	close(p[1]);
 }
 
+static volatile sig_atomic_t usr1_handled;
+
+static void count_usr1(int sig)
+{
+	(void)sig;
+	usr1_handled++;
+}
+
+static void *send_usr1_later(void *arg)
+{
+	usleep(100 * 1000);
+	kill(*(pid_t *)arg, SIGUSR1);
+	return NULL;
+}
+
+static int pwait(int ep, struct epoll_event *ev, int timeout, sigset_t *mask)
+{
+	struct rust_epoll_wait w = {
+		.events = (uintptr_t)ev, .maxevents = 1, .timeout = timeout,
+		.sigmask = (uintptr_t)mask, .sigsetsize = mask ? 8 : 0,
+	};
+
+	return ioctl(ep, RUST_EPOLL_WAIT, &w);
+}
+
+/*
+ * epoll_pwait's mask: SIGUSR1, blocked outside, is unblocked for the wait, so it interrupts
+ * it and its handler runs; blocked by the wait's mask, it cannot interrupt; afterwards the
+ * old mask is back either way. Checked against native epoll_pwait too.
+ */
+TEST(pwait_signal_mask)
+{
+	pid_t me = getpid();
+	struct epoll_event ev;
+	sigset_t block, empty, now;
+	struct sigaction sa = { .sa_handler = count_usr1 };
+	pthread_t t;
+
+	sigemptyset(&empty);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &block, NULL));
+	for (int native = 0; native < 2; native++) {
+		int ep = ep_create(native);
+
+		ASSERT_GE(ep, 0);
+		usr1_handled = 0;
+		/* Unblocked during the wait: EINTR, and the handler ran. */
+		ASSERT_EQ(0, pthread_create(&t, NULL, send_usr1_later, &me));
+		EXPECT_EQ(-1, native ? epoll_pwait(ep, &ev, 1, 2000, &empty) : pwait(ep, &ev, 2000, &empty));
+		EXPECT_EQ(EINTR, errno);
+		pthread_join(t, NULL);
+		EXPECT_EQ(1, usr1_handled);
+		ASSERT_EQ(0, sigprocmask(SIG_BLOCK, NULL, &now));
+		EXPECT_TRUE(sigismember(&now, SIGUSR1));
+		/* Blocked during the wait: it times out, and the signal stays pending. */
+		ASSERT_EQ(0, pthread_create(&t, NULL, send_usr1_later, &me));
+		EXPECT_EQ(0, native ? epoll_pwait(ep, &ev, 1, 300, &block) : pwait(ep, &ev, 300, &block));
+		pthread_join(t, NULL);
+		EXPECT_EQ(1, usr1_handled);
+		ASSERT_EQ(0, sigprocmask(SIG_UNBLOCK, &block, NULL));
+		EXPECT_EQ(2, usr1_handled);
+		ASSERT_EQ(0, sigprocmask(SIG_BLOCK, &block, NULL));
+		close(ep);
+	}
+	/* A wrong sigsetsize is EINVAL, an unreadable mask EFAULT. */
+	int ep = ep_create(false);
+	struct rust_epoll_wait w = { .events = (uintptr_t)&ev, .maxevents = 1,
+				     .sigmask = (uintptr_t)&empty, .sigsetsize = 4 };
+
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_WAIT, &w));
+	EXPECT_EQ(EINVAL, errno);
+	w.sigmask = 8;
+	w.sigsetsize = 8;
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_WAIT, &w));
+	EXPECT_EQ(EFAULT, errno);
+	close(ep);
+}
+
 /* Reloads the module with `params`; false if it is busy or not given (see vm-run). */
 static bool reload_module(const char *params)
 {

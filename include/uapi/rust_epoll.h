@@ -52,8 +52,10 @@ struct rust_epoll_wait {
 	__u64 events;		/* user pointer to struct rust_epoll_event[maxevents] */
 	__s32 maxevents;	/* 1 .. INT_MAX / sizeof(struct rust_epoll_event) */
 	__s32 timeout;		/* milliseconds: -1 forever, 0 poll, > 0 at least this long */
-	__u64 sigmask;		/* must be 0 (reserved for epoll_pwait) */
-	__u32 sigsetsize;	/* must be 0 (reserved for epoll_pwait) */
+	__u64 sigmask;		/* epoll_pwait: user pointer to a sigset_t in force during the wait,
+				 * or 0 for none */
+	__u32 sigsetsize;	/* with sigmask: sizeof(sigset_t) as the kernel has it (8 on
+				 * x86-64), else EINVAL; without: must be 0 */
 	__u32 flags;		/* 0 or RUST_EPOLL_WAIT_NSEC */
 	__s64 timeout_ns;	/* with RUST_EPOLL_WAIT_NSEC (epoll_pwait2): nanoseconds, < 0 forever;
 				 * `timeout` must then be 0. Without it: must be 0. */
