@@ -265,8 +265,12 @@ impl EventPoll {
         let op = args.op;
         let mut events = args.events;
         let has_event = op != EPOLL_CTL_DEL;
-        if has_event && events & EPOLLWAKEUP != 0 && !capable_block_suspend() {
-            // `ep_take_care_of_epollwakeup`: dropped silently without CAP_BLOCK_SUSPEND.
+        if has_event
+            && events & EPOLLWAKEUP != 0
+            && (!cfg!(CONFIG_PM_SLEEP) || !capable_block_suspend())
+        {
+            // `ep_take_care_of_epollwakeup`: dropped silently without CAP_BLOCK_SUSPEND, and
+            // always in a kernel without suspend (CONFIG_PM_SLEEP), as epoll does.
             events &= !EPOLLWAKEUP;
         }
         let child = device::instance_of(&tfile);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <dirent.h>
+#include <linux/capability.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -549,6 +550,76 @@ TEST_F(ep, target_tcp_loopback)
 	EXPECT_EQ(EPOLLIN | EPOLLRDHUP, ev.events & (EPOLLIN | EPOLLRDHUP));
 	close(s);
 	close(l);
+}
+
+/* Urgent TCP data is EPOLLPRI. */
+TEST_F(ep, epollpri_on_urgent_data)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	struct epoll_event ev;
+	int l, c, s;
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(l, 1));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&a, &len));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&a, sizeof(a)));
+	s = accept(l, NULL, NULL);
+	ASSERT_GE(s, 0);
+	ASSERT_EQ(0, ADD(s, EPOLLPRI, 1));
+	EXPECT_EQ(0, WAIT(&ev, 1, 0));
+	ASSERT_EQ(1, send(c, "!", 1, MSG_OOB));
+	ASSERT_EQ(1, WAIT(&ev, 1, 1000));
+	EXPECT_EQ(EPOLLPRI, ev.events);
+	close(c);
+	close(s);
+	close(l);
+}
+
+/* The requested events of the watch of `fd`, as fdinfo shows them. */
+static unsigned int fdinfo_events(int epfd, int fd)
+{
+	char path[64], line[256];
+	unsigned int events = 0, tfd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "tfd: %u events: %x", &tfd, &events) == 2 && (int)tfd == fd)
+			break;
+	if (f)
+		fclose(f);
+	return events;
+}
+
+/*
+ * EPOLLWAKEUP needs CAP_BLOCK_SUSPEND (and a kernel with suspend): the device keeps or drops it
+ * exactly as native epoll does with the capability, and both drop it without.
+ */
+TEST(epollwakeup_like_native)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct cap[2];
+	int dev = ep_create(false), nat = ep_create(true), p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, dev, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLWAKEUP, 0));
+	ASSERT_EQ(0, ep_ctl(true, nat, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLWAKEUP, 0));
+	EXPECT_EQ(fdinfo_events(nat, p[0]), fdinfo_events(dev, p[0]));
+	ASSERT_EQ(0, syscall(SYS_capget, &hdr, cap));
+	cap[CAP_BLOCK_SUSPEND / 32].effective &= ~(1U << (CAP_BLOCK_SUSPEND % 32));
+	ASSERT_EQ(0, syscall(SYS_capset, &hdr, cap));
+	ASSERT_EQ(0, ep_ctl(false, dev, EPOLL_CTL_ADD, p[1], EPOLLOUT | EPOLLWAKEUP, 0));
+	ASSERT_EQ(0, ep_ctl(true, nat, EPOLL_CTL_ADD, p[1], EPOLLOUT | EPOLLWAKEUP, 0));
+	EXPECT_EQ(0, fdinfo_events(dev, p[1]) & EPOLLWAKEUP);
+	EXPECT_EQ(fdinfo_events(nat, p[1]), fdinfo_events(dev, p[1]));
+	close(dev);
+	close(nat);
+	close(p[0]);
+	close(p[1]);
 }
 
 TEST_F(ep, target_timerfd)
