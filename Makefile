@@ -12,7 +12,7 @@ export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build
 
-.PHONY: all module clean demo check setup tests host-check fmt clippy bench
+.PHONY: all module clean demo check setup tests host-check fmt clippy bench shim
 all: module
 
 module:
@@ -22,6 +22,10 @@ module:
 
 tests:
 	@mkdir -p $(BUILD)/tests && $(MAKE) -s -C tests KSRC=$(KSRC) OUTPUT=$(BUILD)/tests
+
+shim:
+	@mkdir -p $(BUILD) && $(CC) -O2 -g -Wall -Wextra -fPIC -shared \
+		-o $(BUILD)/librust_epoll_preload.so shim/rust_epoll_preload.c -ldl
 
 demo: module tests
 	@$(ROOT)/scripts/vm-run $(BUILD)/tests/demo

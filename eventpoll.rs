@@ -94,10 +94,10 @@ pub(crate) struct EventPoll {
     /// The ready list (`ep->rdllist`).
     #[pin]
     pub(crate) ready: SpinLockIrq<ReadyList>,
-    /// Whether the ready list may be non-empty: written under `ready`, read without it, as
-    /// C's lockless `ep_events_available`. Only a hint: a stale `true` costs one empty
-    /// transfer; a `false` is only stale while an event is arriving, and that event's
-    /// wake-up then finds the waiter queued.
+    /// Whether the ready list may be non-empty or a transfer is in progress: written under
+    /// `ready`, read without it, as C's lockless `ep_events_available`. A stale `true` costs
+    /// one empty transfer; a `false` is only stale while an event is arriving, and that
+    /// event's wake-up then finds the waiter queued.
     ready_hint: AtomicBool,
     /// The task holding `mtx`, or null: lets `poll` see that it was re-entered from under
     /// our own `mtx` (through an instance we cannot see into) instead of deadlocking on it.
@@ -484,8 +484,10 @@ impl EventPoll {
             let taken = {
                 let mut ready = self.ready.lock();
                 if !started {
+                    // The hint stays as it is until the transfer ends: a transfer in progress
+                    // counts as events available (C's active `ovflist`), so that others wait
+                    // for `mtx` and see what it re-queues, rather than report nothing.
                     ready.as_mut().start_transfer();
-                    self.ready_hint.store(false, Ordering::Relaxed);
                     started = true;
                 }
                 for epi in requeue.iter_mut().map_while(Option::take) {

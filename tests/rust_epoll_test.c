@@ -688,6 +688,47 @@ TEST_F(ep, ten_thousand_watches)
 		close(efd[i]);
 }
 
+struct poller {
+	bool native;
+	int epfd;
+	int misses;
+};
+
+static void *poll_lt_often(void *arg)
+{
+	struct poller *p = arg;
+	struct epoll_event ev;
+
+	for (int i = 0; i < 5000; i++)
+		if (ep_wait(p->native, p->epfd, &ev, 1, 0) != 1)
+			p->misses++;
+	return NULL;
+}
+
+/*
+ * Regression (the kernel's epoll65 found it): with timeout 0, an always-ready level-triggered
+ * item is reported to every caller, even while another thread is transferring it.
+ */
+TEST_F(ep, concurrent_zero_timeout_waits_never_miss_lt)
+{
+	struct poller p[8];
+	pthread_t t[8];
+	uint64_t one = 1;
+	int efd = eventfd(0, 0);
+
+	ASSERT_EQ(8, write(efd, &one, 8));
+	ASSERT_EQ(0, ADD(efd, EPOLLIN, 0));
+	for (int i = 0; i < 8; i++) {
+		p[i] = (struct poller){ variant->native, self->epfd, 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, poll_lt_often, &p[i]));
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, p[i].misses);
+	}
+	close(efd);
+}
+
 struct waiter {
 	bool native;
 	int epfd;

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * librust_epoll_preload.so: runs unmodified epoll programs on /dev/rust_epoll.
+ *
+ * With LD_PRELOAD set to it, epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
+ * epoll_pwait2 and libc's syscall() with the epoll syscall numbers go to the device. Epoll
+ * fds the shim did not create (inherited from a parent that ran without it, made by a raw
+ * syscall instruction) pass through to the real functions. Which fds are the device's is a
+ * table indexed by fd, updated by the shim's epoll_create*, close, dup, dup2 and dup3, and
+ * confirmed by fstat the first time an unknown fd is used: no lock anywhere, and nothing on
+ * the wait path but one load. Fork keeps the table (the child inherits the fds too).
+ *
+ * If the device cannot be opened, the shim says so once on stderr; the call then fails with
+ * open()'s errno, unless RUST_EPOLL_FALLBACK=1, which falls back to native epoll (so that a
+ * test can never pass on native epoll by accident).
+ *
+ * Known limits: an invalid `struct epoll_event *` given to epoll_ctl faults in the shim
+ * (native epoll returns EFAULT), and fds duplicated by fcntl(F_DUPFD) are found by fstat.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../include/uapi/rust_epoll.h"
+
+#define MAX_TRACKED_FD (1 << 20)
+#define KERNEL_SIGSET_SIZE (_NSIG / 8)
+
+enum { UNKNOWN = 0, OURS = 1, NOT_OURS = 2 };
+
+/* What each fd is, as far as the shim knows: 1 MiB of bss, no locks. */
+static _Atomic unsigned char fd_kind[MAX_TRACKED_FD];
+static _Atomic dev_t device_rdev;
+static _Atomic int warned;
+
+static int (*real_epoll_create1)(int);
+static int (*real_epoll_ctl)(int, int, int, struct epoll_event *);
+static int (*real_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+static int (*real_epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
+				const sigset_t *);
+static int (*real_close)(int);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static long (*real_syscall)(long, ...);
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	real_epoll_create1 = dlsym(RTLD_NEXT, "epoll_create1");
+	real_epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
+	real_epoll_pwait = dlsym(RTLD_NEXT, "epoll_pwait");
+	real_epoll_pwait2 = dlsym(RTLD_NEXT, "epoll_pwait2");
+	real_close = dlsym(RTLD_NEXT, "close");
+	real_dup = dlsym(RTLD_NEXT, "dup");
+	real_dup2 = dlsym(RTLD_NEXT, "dup2");
+	real_dup3 = dlsym(RTLD_NEXT, "dup3");
+	real_syscall = dlsym(RTLD_NEXT, "syscall");
+}
+
+static void set_kind(int fd, unsigned char kind)
+{
+	if (fd >= 0 && fd < MAX_TRACKED_FD)
+		atomic_store_explicit(&fd_kind[fd], kind, memory_order_relaxed);
+}
+
+/* Whether `fd` is an instance of the device: the table, or fstat the first time. */
+static int is_ours(int fd)
+{
+	unsigned char kind = UNKNOWN;
+	struct stat st;
+
+	if (fd >= 0 && fd < MAX_TRACKED_FD)
+		kind = atomic_load_explicit(&fd_kind[fd], memory_order_relaxed);
+	if (kind != UNKNOWN)
+		return kind == OURS;
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || !device_rdev)
+		return 0;
+	kind = st.st_rdev == atomic_load(&device_rdev) ? OURS : NOT_OURS;
+	set_kind(fd, kind);
+	return kind == OURS;
+}
+
+static int fallback_allowed(void)
+{
+	const char *f = getenv("RUST_EPOLL_FALLBACK");
+
+	return f && !strcmp(f, "1");
+}
+
+int epoll_create1(int flags)
+{
+	struct stat st;
+	int fd, err;
+
+	if (flags & ~EPOLL_CLOEXEC) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open(RUST_EPOLL_DEVICE, O_RDWR | (flags & EPOLL_CLOEXEC ? O_CLOEXEC : 0));
+	if (fd < 0) {
+		err = errno;
+		if (!atomic_exchange(&warned, 1))
+			fprintf(stderr, "rust_epoll_preload: cannot open %s: %s%s\n", RUST_EPOLL_DEVICE,
+				strerror(err), fallback_allowed() ? "; falling back to native epoll" : "");
+		if (fallback_allowed())
+			return real_epoll_create1(flags);
+		errno = err;
+		return -1;
+	}
+	if (!atomic_load(&device_rdev) && !fstat(fd, &st))
+		atomic_store(&device_rdev, st.st_rdev);
+	set_kind(fd, OURS);
+	return fd;
+}
+
+int epoll_create(int size)
+{
+	if (size <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return epoll_create1(0);
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	struct rust_epoll_ctl c = { .op = (__u32)op, .fd = fd };
+
+	if (!is_ours(epfd))
+		return real_epoll_ctl(epfd, op, fd, event);
+	if (op != EPOLL_CTL_DEL) {
+		if (!event) {
+			errno = EFAULT;
+			return -1;
+		}
+		c.events = event->events;
+		c.data = event->data.u64;
+	}
+	return ioctl(epfd, RUST_EPOLL_CTL, &c);
+}
+
+/* One WAIT: a timeout in ns (< 0: none) and an optional signal mask. */
+static int device_wait(int epfd, struct epoll_event *events, int maxevents, long long timeout_ns,
+		       const sigset_t *sigmask)
+{
+	struct rust_epoll_wait w = {
+		.events = (__u64)(uintptr_t)events,
+		.maxevents = maxevents,
+		.flags = RUST_EPOLL_WAIT_NSEC,
+		.timeout_ns = timeout_ns,
+		.sigmask = (__u64)(uintptr_t)sigmask,
+		.sigsetsize = sigmask ? KERNEL_SIGSET_SIZE : 0,
+	};
+
+	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+}
+
+static long long ms_to_ns(int timeout)
+{
+	return timeout < 0 ? -1 : (long long)timeout * 1000000;
+}
+
+int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
+		const sigset_t *sigmask)
+{
+	if (!is_ours(epfd))
+		return real_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
+	return device_wait(epfd, events, maxevents, ms_to_ns(timeout), sigmask);
+}
+
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+	return epoll_pwait(epfd, events, maxevents, timeout, NULL);
+}
+
+/* epoll_pwait2's timespec: EINVAL when out of range, as the syscall says. */
+static int timespec_to_ns(const struct timespec *ts, long long *ns)
+{
+	if (!ts) {
+		*ns = -1;
+		return 0;
+	}
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L) {
+		errno = EINVAL;
+		return -1;
+	}
+	*ns = ts->tv_sec > 9000000000LL ? -1 : (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	return 0;
+}
+
+int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents, const struct timespec *timeout,
+		 const sigset_t *sigmask)
+{
+	long long ns;
+
+	if (!is_ours(epfd))
+		return real_epoll_pwait2(epfd, events, maxevents, timeout, sigmask);
+	if (timespec_to_ns(timeout, &ns))
+		return -1;
+	return device_wait(epfd, events, maxevents, ns, sigmask);
+}
+
+int close(int fd)
+{
+	set_kind(fd, UNKNOWN);
+	return real_close(fd);
+}
+
+int dup(int oldfd)
+{
+	int fd = real_dup(oldfd);
+
+	if (fd >= 0)
+		set_kind(fd, UNKNOWN);
+	return fd;
+}
+
+int dup2(int oldfd, int newfd)
+{
+	int fd = real_dup2(oldfd, newfd);
+
+	if (fd >= 0)
+		set_kind(fd, UNKNOWN);
+	return fd;
+}
+
+int dup3(int oldfd, int newfd, int flags)
+{
+	int fd = real_dup3(oldfd, newfd, flags);
+
+	if (fd >= 0)
+		set_kind(fd, UNKNOWN);
+	return fd;
+}
+
+/* libc's syscall(): the epoll numbers go to the shim's functions, with the syscalls' errors. */
+long syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+
+	switch (nr) {
+	case SYS_epoll_create:
+		return epoll_create((int)a[0]);
+	case SYS_epoll_create1:
+		return epoll_create1((int)a[0]);
+	case SYS_epoll_ctl:
+		return epoll_ctl((int)a[0], (int)a[1], (int)a[2], (struct epoll_event *)a[3]);
+	case SYS_epoll_wait:
+		return epoll_wait((int)a[0], (struct epoll_event *)a[1], (int)a[2], (int)a[3]);
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		if (!is_ours((int)a[0]))
+			break;
+		if (a[4] && (size_t)a[5] != KERNEL_SIGSET_SIZE) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (nr == SYS_epoll_pwait)
+			return device_wait((int)a[0], (struct epoll_event *)a[1], (int)a[2],
+					   ms_to_ns((int)a[3]), (const sigset_t *)a[4]);
+		long long ns;
+
+		if (timespec_to_ns((const struct timespec *)a[3], &ns))
+			return -1;
+		return device_wait((int)a[0], (struct epoll_event *)a[1], (int)a[2], ns,
+				   (const sigset_t *)a[4]);
+	case SYS_close:
+		set_kind((int)a[0], UNKNOWN);
+		break;
+	}
+	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
