@@ -12,7 +12,7 @@ export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build
 
-.PHONY: all module clean demo check setup tests host-check fmt clippy bench shim
+.PHONY: all module clean demo check setup tests host-check fmt clippy bench shim headers_install
 all: module
 
 module:
@@ -22,6 +22,12 @@ module:
 
 tests:
 	@mkdir -p $(BUILD)/tests && $(MAKE) -s -C tests KSRC=$(KSRC) OUTPUT=$(BUILD)/tests
+
+# The uapi header into a prefix, as the kernel's headers_install does.
+INSTALL_HDR_PATH ?= $(BUILD)/usr
+headers_install:
+	@install -D -m 0644 $(ROOT)/include/uapi/rust_epoll.h $(INSTALL_HDR_PATH)/include/rust_epoll.h
+	@echo "installed $(INSTALL_HDR_PATH)/include/rust_epoll.h"
 
 shim:
 	@mkdir -p $(BUILD) && $(CC) -O2 -g -Wall -Wextra -fPIC -shared \

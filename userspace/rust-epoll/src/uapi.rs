@@ -1,0 +1,66 @@
+//! The userspace contract, by hand from `include/uapi/rust_epoll.h`; the `uapi_matches_header`
+//! test compiles the header with the system C compiler and compares every size, offset and
+//! ioctl number with these.
+
+/// `struct rust_epoll_event`: the layout of `struct epoll_event` (packed on x86-64).
+#[repr(C)]
+#[cfg_attr(target_arch = "x86_64", repr(packed))]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
+
+/// `struct rust_epoll_ctl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollCtl {
+    pub op: u32,
+    pub fd: i32,
+    pub events: u32,
+    pub flags: u32,
+    pub data: u64,
+}
+
+/// `struct rust_epoll_wait`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollWait {
+    pub events: u64,
+    pub maxevents: i32,
+    pub timeout: i32,
+    pub sigmask: u64,
+    pub sigsetsize: u32,
+    pub flags: u32,
+    pub timeout_ns: i64,
+}
+
+/// `struct rust_epoll_ctl_batch`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollCtlBatch {
+    pub ops: u64,
+    pub nr_ops: u32,
+    pub flags: u32,
+    pub applied: u32,
+    pub error: i32,
+    pub wait: RustEpollWait,
+}
+
+pub const RUST_EPOLL_DEVICE: &str = "/dev/rust_epoll";
+pub const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
+pub const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
+pub const RUST_EPOLL_BATCH_MAX: u32 = 1024;
+pub const RUST_EPOLL_BATCH_WAIT: u32 = 1 << 0;
+
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (RUST_EPOLL_IOC_MAGIC << 8) | nr
+}
+
+pub const RUST_EPOLL_CTL: u32 = ioc(IOC_WRITE, 1, core::mem::size_of::<RustEpollCtl>());
+pub const RUST_EPOLL_WAIT: u32 = ioc(IOC_WRITE, 2, core::mem::size_of::<RustEpollWait>());
+pub const RUST_EPOLL_CTL_BATCH: u32 =
+    ioc(IOC_READ | IOC_WRITE, 3, core::mem::size_of::<RustEpollCtlBatch>());

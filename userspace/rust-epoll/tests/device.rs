@@ -1,0 +1,88 @@
+//! The crate against the real device. Ignored by a plain `cargo test` (no device on the
+//! host); `make check` runs them inside the VM with `--ignored`.
+use rust_epoll::{CtlOp, Epoll, EventFlags, Events};
+use std::{
+    io::{ErrorKind, Read, Write},
+    os::{fd::AsFd, unix::net::UnixStream},
+    time::{Duration, Instant},
+};
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn add_wait_modify_delete() {
+    let ep = Epoll::new().unwrap();
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let mut events = Events::with_capacity(8);
+    ep.add(&b, EventFlags::IN, 42).unwrap();
+    assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+    assert!(events.is_empty());
+    a.write_all(b"x").unwrap();
+    assert_eq!(ep.wait(&mut events, None).unwrap(), 1);
+    let ev = events.iter().next().unwrap();
+    assert_eq!(ev.data(), 42);
+    assert_eq!(ev.flags(), EventFlags::IN);
+    ep.modify(&b, EventFlags::OUT, 43).unwrap();
+    assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 1);
+    assert_eq!((&events).into_iter().next().unwrap().data(), 43);
+    ep.delete(&b).unwrap();
+    assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
+    let mut buf = [0u8; 1];
+    b.read_exact(&mut buf).unwrap();
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn errors_carry_the_kernels_errno() {
+    let ep = Epoll::new().unwrap();
+    let (_a, b) = UnixStream::pair().unwrap();
+    assert_eq!(ep.delete(&b).unwrap_err().raw_os_error(), Some(libc::ENOENT));
+    ep.add(&b, EventFlags::IN, 0).unwrap();
+    assert_eq!(ep.add(&b, EventFlags::IN, 0).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    assert_eq!(ep.add(&ep, EventFlags::IN, 0).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn timeout_is_honoured() {
+    let ep = Epoll::new().unwrap();
+    let mut events = Events::with_capacity(1);
+    let t0 = Instant::now();
+    assert_eq!(ep.wait(&mut events, Some(Duration::from_millis(50))).unwrap(), 0);
+    let dt = t0.elapsed();
+    assert!(dt >= Duration::from_millis(50) && dt < Duration::from_secs(1), "{dt:?}");
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn batch_applies_in_order_and_reports_the_failure() {
+    let ep = Epoll::new().unwrap();
+    let pairs: Vec<(UnixStream, UnixStream)> = (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+    let fds: Vec<_> = pairs.iter().map(|(_, b)| b.as_fd()).collect();
+    ep.ctl_batch(&[CtlOp::Add(fds[0], EventFlags::IN, 0), CtlOp::Add(fds[1], EventFlags::IN, 1)])
+        .unwrap();
+    let err = ep
+        .ctl_batch(&[
+            CtlOp::Add(fds[2], EventFlags::IN, 2),
+            CtlOp::Add(fds[0], EventFlags::IN, 0),
+            CtlOp::Delete(fds[1]),
+        ])
+        .unwrap_err();
+    assert_eq!(err.applied, 1);
+    assert_eq!(err.error.raw_os_error(), Some(libc::EEXIST));
+    ep.delete(fds[2]).unwrap(); // applied before the failure
+    ep.delete(fds[1]).unwrap(); // after it: not applied, still there
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn instance_is_pollable_by_another() {
+    let outer = Epoll::new().unwrap();
+    let inner = Epoll::new().unwrap();
+    let (mut a, b) = UnixStream::pair().unwrap();
+    inner.add(&b, EventFlags::IN, 1).unwrap();
+    outer.add(&inner, EventFlags::IN, 2).unwrap();
+    a.write_all(b"x").unwrap();
+    let mut events = Events::with_capacity(4);
+    assert_eq!(outer.wait(&mut events, Some(Duration::from_secs(1))).unwrap(), 1);
+    assert_eq!(events.iter().next().unwrap().data(), 2);
+}
