@@ -203,8 +203,10 @@ impl EventPoll {
         // SAFETY: `file` is ours and alive; `poll_wait` outlives any registration, since a
         // registered poller holds a reference to our file.
         unsafe { bindings::poll_wait(file, self.poll_wait.as_raw(), pt) };
-        let available = self.ready_hint.load(Ordering::Relaxed);
-        if !available {
+        // Under the ready lock, not from the lockless hint: the poller has just queued itself
+        // on `poll_wait`, and only the lock orders that against the callback's linking of an
+        // item and its check for pollers (a lockless read here could miss both).
+        if !self.ready.lock().has_events() {
             return 0;
         }
         if self.mtx_owner.load(Ordering::Relaxed) == Task::current_raw() {

@@ -136,6 +136,13 @@ impl ReadyList {
         unsafe { list_empty(self.rdllist.get()) }
     }
 
+    /// Whether there are events or a transfer is in progress (C's `ep_events_available`
+    /// with its `ovflist` check).
+    pub(crate) fn has_events(&self) -> bool {
+        // SAFETY: Both heads are initialised; we hold the lock.
+        unsafe { !list_empty(self.rdllist.get()) || !list_empty(self.txlist.get()) }
+    }
+
     /// Whether `epi` is on either list (`ep_is_linked`).
     pub(crate) fn is_linked(&self, epi: &Epitem) -> bool {
         // SAFETY: `rdllink` is initialised at creation and only changed under this lock.

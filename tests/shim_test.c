@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The LD_PRELOAD shim's own promises, run with LD_PRELOAD=librust_epoll_preload.so: in the VM
+ * against the device, and on the host (no device) for the missing-device behaviour.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+static bool on_device(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISCHR(st.st_mode);
+}
+
+static bool device_present(void)
+{
+	return !access("/dev/rust_epoll", F_OK);
+}
+
+/* epoll_create1(0) by the syscall instruction itself, past libc and so past the shim. */
+static int raw_epoll_create1(void)
+{
+	long ret;
+
+	asm volatile("syscall" : "=a"(ret) : "0"((long)SYS_epoll_create1), "D"(0L)
+		     : "rcx", "r11", "memory");
+	return (int)ret;
+}
+
+TEST(creates_on_the_device_with_cloexec)
+{
+	int a, b;
+
+	if (!device_present())
+		SKIP(return, "no /dev/rust_epoll here");
+	a = epoll_create1(EPOLL_CLOEXEC);
+	b = epoll_create(1);
+	ASSERT_GE(a, 0);
+	ASSERT_GE(b, 0);
+	EXPECT_TRUE(on_device(a));
+	EXPECT_TRUE(on_device(b));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(a, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(0, fcntl(b, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(-1, epoll_create1(12345));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, epoll_create(0));
+	EXPECT_EQ(EINVAL, errno);
+	close(a);
+	close(b);
+}
+
+/* An epoll fd the shim did not make goes to native epoll, unchanged. */
+TEST(native_epoll_fd_passes_through)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 5 };
+	int ep = raw_epoll_create1(), p[2];
+
+	ASSERT_GE(ep, 0);
+	EXPECT_FALSE(on_device(ep));
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 0));
+	EXPECT_EQ(5, ev.data.u64);
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A forked child and a dup'd fd keep using the same instance on the device. */
+TEST(fork_and_dup)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 9 };
+	int ep, d, p[2], status;
+	pid_t pid;
+
+	if (!device_present())
+		SKIP(return, "no /dev/rust_epoll here");
+	ep = epoll_create1(0);
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, pipe(p));
+	d = dup(ep);
+	ASSERT_EQ(0, epoll_ctl(d, EPOLL_CTL_ADD, p[0], &ev));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(epoll_wait(ep, &ev, 1, 2000) == 1 && ev.data.u64 == 9 ? 0 : 1);
+	usleep(50 * 1000);
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(d);
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The kernel's selftests call epoll_pwait2 through syscall(): it reaches the device too. */
+TEST(pwait2_through_syscall)
+{
+	struct timespec ts = { 0, 2 * 1000 * 1000 }, t0, t1;
+	struct epoll_event ev;
+	int ep;
+
+	if (!device_present())
+		SKIP(return, "no /dev/rust_epoll here");
+	ep = epoll_create1(0);
+	ASSERT_TRUE(on_device(ep));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	EXPECT_EQ(0, syscall(SYS_epoll_pwait2, ep, &ev, 1, &ts, NULL, 0));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_GE((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec, 2000000);
+	ts.tv_nsec = -1;
+	EXPECT_EQ(-1, syscall(SYS_epoll_pwait2, ep, &ev, 1, &ts, NULL, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(ep);
+}
+
+/* Without the device: the call fails with open()'s errno, unless fallback is asked for. */
+TEST(device_missing)
+{
+	int ep;
+
+	if (device_present())
+		SKIP(return, "the device is here (this one runs on the host)");
+	unsetenv("RUST_EPOLL_FALLBACK");
+	EXPECT_EQ(-1, epoll_create1(0));
+	EXPECT_EQ(ENOENT, errno);
+	setenv("RUST_EPOLL_FALLBACK", "1", 1);
+	ep = epoll_create1(0);
+	ASSERT_GE(ep, 0);
+	EXPECT_FALSE(on_device(ep));
+	close(ep);
+}
+
+TEST_HARNESS_MAIN
