@@ -79,6 +79,26 @@ static void raise_nofile(long n)
 		die("setrlimit");
 }
 
+/* N eventfds (the limit raised to fit), made readable when `ready`; closed by close_fds(). */
+static int *make_eventfds(long n, int flags, bool ready)
+{
+	int *fds = malloc(n * sizeof(int));
+	uint64_t one = 1;
+
+	raise_nofile(n + 16);
+	for (long i = 0; i < n; i++)
+		if ((fds[i] = eventfd(0, flags)) < 0 || (ready && write(fds[i], &one, 8) != 8))
+			die("eventfd");
+	return fds;
+}
+
+static void close_fds(int *fds, long n)
+{
+	for (long i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
 /*
  * A waiter over one implementation: watches fds[0..n) for EPOLLIN with data = index.
  * For poll(), the pollfd array is rebuilt by the caller's loop as a poll() program would.
@@ -278,12 +298,7 @@ static void bench_latency(int iters)
 static void bench_ctl(long n)
 {
 	static double add[NIMPL][64], del[NIMPL][64];
-	int *fds = malloc(n * sizeof(int)), r = 0;
-
-	raise_nofile(n + 16);
-	for (long i = 0; i < n; i++)
-		if ((fds[i] = eventfd(0, 0)) < 0)
-			die("eventfd");
+	int *fds = make_eventfds(n, 0, false), r = 0;
 	for (; r < reps; r++) {
 		for (int impl = DEVICE; impl <= NATIVE; impl++) {
 			bool nat = impl == NATIVE;
@@ -304,9 +319,7 @@ static void bench_ctl(long n)
 	}
 	report("ctl_add", n, "ns/op", add, r, false);
 	report("ctl_del", n, "ns/op", del, r, false);
-	for (long i = 0; i < n; i++)
-		close(fds[i]);
-	free(fds);
+	close_fds(fds, n);
 }
 
 /*
@@ -316,14 +329,9 @@ static void bench_ctl(long n)
 static void bench_ctl_batch(long n, int bsz)
 {
 	static double s[NIMPL][64];
-	int *fds = malloc(n * sizeof(int)), r = 0;
+	int *fds = make_eventfds(n, 0, false), r = 0;
 	struct rust_epoll_ctl *ops = calloc(n, sizeof(*ops));
 	char name[32];
-
-	raise_nofile(n + 16);
-	for (long i = 0; i < n; i++)
-		if ((fds[i] = eventfd(0, 0)) < 0)
-			die("eventfd");
 	for (; r < reps; r++) {
 		int ep = ep_create(false), nat = ep_create(true);
 		struct rust_epoll_ctl_batch b;
@@ -352,9 +360,7 @@ static void bench_ctl_batch(long n, int bsz)
 	}
 	snprintf(name, sizeof(name), "ctl_batch_%d", bsz);
 	report(name, n, "ns/op", s, r, false);
-	for (long i = 0; i < n; i++)
-		close(fds[i]);
-	free(fds);
+	close_fds(fds, n);
 	free(ops);
 }
 
@@ -362,13 +368,9 @@ static void bench_ctl_batch(long n, int bsz)
 static void bench_scaling(long n, int iters)
 {
 	static double s[NIMPL][64];
-	int *fds = malloc(n * sizeof(int)), r = 0;
+	int *fds = make_eventfds(n, EFD_NONBLOCK, false), r = 0;
 	uint64_t one = 1;
 
-	raise_nofile(n + 16);
-	for (long i = 0; i < n; i++)
-		if ((fds[i] = eventfd(0, EFD_NONBLOCK)) < 0)
-			die("eventfd");
 	if (write(fds[n / 2], &one, 8) != 8)
 		die("write");
 	for (; r < reps; r++) {
@@ -387,9 +389,7 @@ static void bench_scaling(long n, int iters)
 		}
 	}
 	report("scaling_wait_1_ready", n, "ns/wait", s, r, true);
-	for (long i = 0; i < n; i++)
-		close(fds[i]);
-	free(fds);
+	close_fds(fds, n);
 }
 
 /* 5. Memory: slab growth for N watches, from /proc/meminfo. Bytes per watch. */
@@ -410,12 +410,7 @@ static long slab_kb(void)
 static void bench_memory(long n)
 {
 	static double s[NIMPL][64];
-	int *fds = malloc(n * sizeof(int)), r = 0;
-
-	raise_nofile(n + 16);
-	for (long i = 0; i < n; i++)
-		if ((fds[i] = eventfd(0, 0)) < 0)
-			die("eventfd");
+	int *fds = make_eventfds(n, 0, false), r = 0;
 	for (; r < (reps < 3 ? reps : 3); r++) {
 		for (int impl = DEVICE; impl <= NATIVE; impl++) {
 			bool nat = impl == NATIVE;
@@ -431,9 +426,7 @@ static void bench_memory(long n)
 		}
 	}
 	report("memory_per_watch", n, "bytes/watch", s, r, false);
-	for (long i = 0; i < n; i++)
-		close(fds[i]);
-	free(fds);
+	close_fds(fds, n);
 }
 
 /* 6. Concurrency: two threads WAIT on one instance over N always-ready fds. Events/s. */
@@ -461,13 +454,7 @@ static void *conc_wait(void *arg)
 static void bench_concurrency(long n, double seconds)
 {
 	static double s[NIMPL][64];
-	int *fds = malloc(n * sizeof(int)), r = 0;
-	uint64_t one = 1;
-
-	raise_nofile(n + 16);
-	for (long i = 0; i < n; i++)
-		if ((fds[i] = eventfd(0, EFD_NONBLOCK)) < 0 || write(fds[i], &one, 8) != 8)
-			die("eventfd");
+	int *fds = make_eventfds(n, EFD_NONBLOCK, true), r = 0;
 	for (; r < reps; r++) {
 		for (int impl = DEVICE; impl <= NATIVE; impl++) {
 			struct waiter w;
@@ -486,9 +473,7 @@ static void bench_concurrency(long n, double seconds)
 		}
 	}
 	report("two_waiters_1000_ready", n, "ns/event", s, r, false);
-	for (long i = 0; i < n; i++)
-		close(fds[i]);
-	free(fds);
+	close_fds(fds, n);
 }
 
 int main(int argc, char **argv)
