@@ -5,9 +5,13 @@
 
 SHELL := /bin/bash
 # rustup's tools, for environments (CI) whose PATH lacks them.
+export HOME ?= /root
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-KDIR ?= $(shell $(ROOT)/scripts/kernel || echo /nonexistent-kernel)
+# Evaluated once (a plain ?= would rerun the setup at every use of $(KDIR)).
+ifeq ($(origin KDIR),undefined)
+KDIR := $(shell $(ROOT)/scripts/kernel || echo /nonexistent-kernel)
+endif
 export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build

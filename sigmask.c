@@ -9,6 +9,10 @@
 #include <linux/signal.h>
 #include <linux/uaccess.h>
 
+/* Called from sigmask.rs, which declares them again on its side. */
+int rust_epoll_set_user_sigmask(const sigset_t __user *umask, size_t sigsetsize);
+void rust_epoll_restore_sigmask_unless(bool interrupted);
+
 /*
  * Installs the user's mask for the duration of a wait, saving the current one to be restored
  * on the way out to userspace, after any signal handler the new mask lets run.

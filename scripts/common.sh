@@ -3,6 +3,7 @@
 CACHE=${RUST_EPOLL_CACHE:-/var/cache/rust-epoll}
 KVER_PKG=linux-source-7.3
 KSUITE=trixie-backports
+export HOME=${HOME:-/root}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '==> %s\n' "$*" >&2; }
