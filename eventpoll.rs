@@ -5,28 +5,38 @@
 //!
 //! # Locks
 //!
+//! - `nesting::EPNESTED` (global mutex, `epnested_mutex`): serialises ADDs of an instance to
+//!   an instance, from the loop check to the new edge.
 //! - `mtx` (mutex, `ep->mtx`): the interest set, and each item's requested events, data and
-//!   wait entries. Held by every CTL and by the event transfer of WAIT, so an item cannot
-//!   leave the interest set while WAIT reports it.
+//!   wait entries. Held by every CTL, by the event transfer of WAIT and by `poll` of the
+//!   instance, so an item cannot leave the interest set while it is reported. Its holder is
+//!   recorded (`mtx_owner`) so that a `poll` re-entered under it does not deadlock.
 //! - `ready` (IRQ-safe spinlock, `ep->lock`): the ready list, the transfer list and every
 //!   item's ready link. Taken by `ep_poll_callback` in the waker's context.
 //! - `wq` and `poll_wait` (the wait queues' own spinlocks): waiters in WAIT, and pollers of
 //!   the instance itself.
+//! - `nesting`'s edge list and `view` are leaf locks.
 //!
-//! Nesting: `mtx` → a target's wait-queue lock (taken by its `poll`, and by adding or
+//! Order: `EPNESTED` → `mtx` → a nested instance's `mtx` (parent before child; no cycles,
+//! by the loop check) → a target's wait-queue lock (taken by its `poll`, and by adding or
 //! removing our entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is released,
-//! possibly inside a target's queue lock (the callback wakes them). Nothing sleeps under
-//! `ready`, and `mtx` is never taken inside any spinlock.
+//! possibly inside a target's queue lock (the callback wakes them); a nested instance's
+//! callback runs inside its child's `poll_wait` lock. Nothing sleeps under `ready`, and
+//! `mtx` is never taken inside any spinlock. Wake-ups coming from a native epoll target go
+//! to our pollers through `pwake_work`, outside every lock (see `item_ready`).
 //!
-//! A waiter queues itself on `wq` and then checks the ready list under `ready`; the callback
-//! links the item and reads whether `wq` has waiters under `ready` too. Whichever of the two
-//! critical sections comes second sees the other's write, so a wake-up is never lost.
+//! A waiter or poller queues itself on `wq`/`poll_wait` and then checks the lists under
+//! `ready`; the callback links the item and reads whether anyone waits under `ready` too.
+//! Whichever of the two critical sections comes second sees the other's write, so a wake-up
+//! is never lost. The lockless `ready_hint` only lets WAIT skip work; it never decides
+//! whether to sleep.
 //!
 //! # Differences from fs/eventpoll.c
 //!
 //! - No `ovflist`: see `ready.rs` for the transfer list that replaces it.
 //! - The target file is held by a reference for the lifetime of the watch, so closing a
 //!   watched fd does not remove the watch until it is deleted or the instance closes.
+//! - No reverse-path limits yet (`reverse_path_check`).
 
 use core::{
     ops::{Deref, DerefMut},
