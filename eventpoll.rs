@@ -49,7 +49,7 @@ use kernel::{
     new_mutex, new_spinlock_irq,
     prelude::*,
     static_lock_class,
-    sync::{aref::ARef, Mutex, MutexGuard, SpinLockIrq},
+    sync::{aref::ARef, Mutex, MutexGuard, SpinLockIrq, SpinLockIrqGuard},
     task::Task,
     transmute::AsBytes,
     types::Opaque,
@@ -250,10 +250,17 @@ impl EventPoll {
                 break;
             }
         }
-        let mut ready = self.ready.lock();
-        ready.as_mut().end_transfer();
-        self.ready_hint.store(!ready.is_empty(), Ordering::Relaxed);
+        self.end_transfer(&mut self.ready.lock());
         res
+    }
+
+    /// Ends a transfer (`ep_done_scan`): what was not reported goes back to the front of the
+    /// ready list, and the hint says again whether anything is ready. Returns that.
+    fn end_transfer(&self, ready: &mut SpinLockIrqGuard<'_, ReadyList>) -> bool {
+        ready.as_mut().end_transfer();
+        let more = !ready.is_empty();
+        self.ready_hint.store(more, Ordering::Relaxed);
+        more
     }
 
     /// EPOLL_CTL: `do_epoll_ctl` with epoll_ctl(2)'s errno rules. `me` is the instance's file.
@@ -518,10 +525,7 @@ impl EventPoll {
                     taken += 1;
                 }
                 if taken == 0 {
-                    ready.as_mut().end_transfer();
-                    let more = !ready.is_empty();
-                    self.ready_hint.store(more, Ordering::Relaxed);
-                    break more;
+                    break self.end_transfer(&mut ready);
                 }
                 taken
             };
@@ -626,7 +630,7 @@ impl EventPoll {
         let mut listed = 0;
         let mut res = Ok(());
         tree.for_each(|epi| {
-            if listed < introspect::draw_max() && res.is_ok() {
+            if listed < introspect::DRAW_MAX && res.is_ok() {
                 let ready = self.ready.lock().is_linked(epi);
                 res = introspect::draw_item(f, epi, ready);
             }

@@ -36,7 +36,7 @@ global_lock! {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Most items drawn per section, so that a huge instance still reads in one go.
-const DRAW_MAX: usize = 256;
+pub(crate) const DRAW_MAX: usize = 256;
 
 /// Creates `/sys/kernel/debug/rust_epoll/`.
 ///
@@ -84,7 +84,7 @@ pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
     KBox::pin_init(
         dir.read_callback_file(name, InstanceRef(ep), &|ep: &InstanceRef, f| {
             // SAFETY: See `InstanceRef`: the instance outlives its file's readers.
-            draw(unsafe { &*ep.0 }, f)
+            unsafe { &*ep.0 }.draw(f)
         }),
         GFP_KERNEL,
     )
@@ -152,11 +152,6 @@ impl fmt::Display for Events {
     }
 }
 
-/// The picture of one instance.
-fn draw(ep: &EventPoll, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    ep.draw(f)
-}
-
 /// Draws the subtree at `node` sideways: right subtree above, left below, indented by depth;
 /// `(B)`/`(R)` is the node's colour. Returns how many nodes were drawn.
 ///
@@ -209,11 +204,6 @@ pub(crate) fn draw_item(f: &mut fmt::Formatter<'_>, epi: &Epitem, ready: bool) -
         epi.data(),
         if ready { "  [ready]" } else { "" }
     )
-}
-
-/// `DRAW_MAX`, for the callers of the drawing helpers.
-pub(crate) const fn draw_max() -> usize {
-    DRAW_MAX
 }
 
 /// One fdinfo line for `epi` (`tfd: … events: … data: …  pos:… ino:… sdev:…`).
