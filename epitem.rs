@@ -12,15 +12,15 @@
 //! (hard IRQ included) and under the target's queue lock. Dropping an epitem therefore first
 //! takes every entry off its queue (`remove_wait_queue` takes that same lock, so no callback
 //! is running on it afterwards) and then takes it off the ready list; only then is the memory
-//! freed. The target file is held by a reference for as long as the watch exists, so its wait
-//! queues outlive the entries, except for queues torn down with `POLLFREE`, which the callback
-//! handles as C does.
+//! freed. The target file is not held: its wait queues outlive the entries because the
+//! file's release takes them off first (`release.rs`), except for queues torn down with
+//! `POLLFREE`, which the callback handles as C does.
 
 use core::{
     cell::UnsafeCell,
     ffi::{c_int, c_uint, c_void},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering},
 };
 use kernel::{
     bindings,
@@ -34,12 +34,18 @@ use crate::{
     eventpoll::EventPoll,
     rbtree::FileFd,
     ready::{list_del_init, list_init},
+    release,
     uapi::*,
     waitqueue::{self, PollTable},
 };
 
 /// Wait entries embedded in each epitem; more are boxed.
 pub(crate) const INLINE_WAITS: usize = 2;
+
+/// Flag: the target is a native epoll instance (see `EventPoll::poll`).
+const NATIVE_EPOLL: u8 = 1;
+/// Flag: the target is one of our instances and the nesting edge to it was recorded.
+const EDGE: u8 = 2;
 
 /// A wait queue that a watch's target registered: fs/eventpoll.c's `struct eppoll_entry`.
 #[repr(C)]
@@ -116,8 +122,9 @@ pub(crate) struct Epitem {
     /// Link on the ready list or the transfer list; under `EventPoll::ready`.
     #[pin]
     rdllink: Opaque<bindings::list_head>,
-    /// The target (`ffd.file`), held for as long as the watch exists.
-    file: ARef<File>,
+    /// The target's address (`ffd.file`), without a reference: see `release.rs` for when it
+    /// may be followed.
+    file: usize,
     /// The fd the target was added by (`ffd.fd`): part of the key, reported in fdinfo.
     fd: i32,
     /// The eventpoll this item belongs to (`epi->ep`); it outlives its items.
@@ -138,10 +145,13 @@ pub(crate) struct Epitem {
     nwait: UnsafeCell<u8>,
     /// Set when registering on a queue failed (out of memory): the insert is undone.
     failed: UnsafeCell<bool>,
-    /// The target is one of our instances and the nesting edge to it was recorded.
-    edge: AtomicBool,
-    /// The target is a native epoll instance (see `EventPoll::poll`).
-    native_epoll: bool,
+    /// [`NATIVE_EPOLL`] and [`EDGE`]: one byte, so that a watch fits kmalloc-192.
+    flags: AtomicU8,
+    /// Where the watch is in the release protocol (`release::state`); under `release::RELEASE`.
+    pub(crate) state: AtomicU8,
+    /// The next epitem in the index bucket or, once released, on the eventpoll's released
+    /// list; under `release::RELEASE`.
+    pub(crate) flnext: AtomicPtr<Epitem>,
 }
 
 // SAFETY: Fields shared with `ep_poll_callback` are atomics or behind the ready lock; the
@@ -152,14 +162,15 @@ unsafe impl Sync for Epitem {}
 
 impl Epitem {
     /// A new, unhooked watch of `file` (added as `fd`) for `ep`.
-    pub(crate) fn new(
-        ep: &EventPoll,
-        file: ARef<File>,
+    pub(crate) fn new<'a>(
+        ep: &'a EventPoll,
+        file: &File,
         fd: i32,
         events: u32,
         data: u64,
         native_epoll: bool,
-    ) -> impl PinInit<Self, Error> + use<'_> {
+    ) -> impl PinInit<Self, Error> + use<'a> {
+        let file = file.as_ptr() as usize;
         try_pin_init!(Self {
             rbn: Opaque::uninit(),
             // SAFETY: `slot` is valid for writes.
@@ -174,22 +185,23 @@ impl Epitem {
             more: UnsafeCell::new(None),
             nwait: UnsafeCell::new(0),
             failed: UnsafeCell::new(false),
-            edge: AtomicBool::new(false),
-            native_epoll,
+            flags: AtomicU8::new(if native_epoll { NATIVE_EPOLL } else { 0 }),
+            state: AtomicU8::new(release::state::NEW),
+            flnext: AtomicPtr::new(ptr::null_mut()),
         }? Error)
     }
 
     /// The key in the interest set.
     pub(crate) fn key(&self) -> FileFd {
         FileFd {
-            file: self.file.as_ptr() as usize,
+            file: self.file,
             fd: self.fd,
         }
     }
 
-    /// The target file.
-    pub(crate) fn file(&self) -> &File {
-        &self.file
+    /// A counted reference on the target, unless its release has begun (`epi_fget`).
+    pub(crate) fn get_file(&self) -> Option<ARef<File>> {
+        release::get_file(self)
     }
 
     /// The fd the target was added by.
@@ -222,12 +234,12 @@ impl Epitem {
 
     /// Records that the nesting edge to the target instance exists (removed on drop).
     pub(crate) fn set_edge(&self) {
-        self.edge.store(true, Ordering::Relaxed);
+        self.flags.fetch_or(EDGE, Ordering::Relaxed);
     }
 
     /// Whether the target is a native epoll instance.
     pub(crate) fn targets_native_epoll(&self) -> bool {
-        self.native_epoll
+        self.flags.load(Ordering::Relaxed) & NATIVE_EPOLL != 0
     }
 
     /// Disarms a one-shot watch after its report: only the private bits remain.
@@ -265,18 +277,21 @@ impl Epitem {
         }
     }
 
-    fn ep(&self) -> &EventPoll {
+    pub(crate) fn ep(&self) -> &EventPoll {
         // SAFETY: The eventpoll outlives its items (it empties its interest set before it is
         // freed), and it is pinned.
         unsafe { self.ep.as_ref() }
     }
 
     /// Polls the target for its current events, masked by the requested ones (`ep_item_poll`
-    /// without a queue procedure).
+    /// without a queue procedure). A target being released has none.
     pub(crate) fn poll(&self) -> u32 {
+        let Some(file) = self.get_file() else {
+            return 0;
+        };
         let events = self.events();
         let mut pt = PollTable::new(None, events);
-        let revents = waitqueue::vfs_poll(&self.file, &mut pt) & events;
+        let revents = waitqueue::vfs_poll(&file, &mut pt) & events;
         if revents != 0 {
             self.last_seen.store(revents, Ordering::Relaxed);
         }
@@ -288,14 +303,15 @@ impl Epitem {
     /// `ENOMEM` if an entry could not be allocated (the item is then partly hooked; dropping
     /// it unhooks it).
     ///
-    /// Caller holds `mtx` and the item is in the interest set, where it stays pinned.
-    pub(crate) fn hook(&self) -> Result<u32> {
+    /// Caller holds `mtx` and a reference on `file`, the target; the item is in the interest
+    /// set, where it stays pinned, and in the release index.
+    pub(crate) fn hook(&self, file: &File) -> Result<u32> {
         let events = self.events();
         let mut epq = EpPqueue {
             pt: PollTable::new(Some(ep_ptable_queue_proc), events),
             epi: self,
         };
-        let revents = waitqueue::vfs_poll(&self.file, &mut epq.pt) & events;
+        let revents = waitqueue::vfs_poll(file, &mut epq.pt) & events;
         if revents != 0 {
             self.last_seen.store(revents, Ordering::Relaxed);
         }
@@ -306,11 +322,14 @@ impl Epitem {
         Ok(revents)
     }
 
-    /// Takes every entry off its wait queue (`ep_unregister_pollwait`).
-    fn unhook(&self) {
-        // SAFETY: `nwait` and `more` are only touched under `mtx` or, here, by the owner of
-        // an item being dropped, which nothing else can reach any more but callbacks, which
-        // do not touch them.
+    /// Takes every entry off its wait queue (`ep_unregister_pollwait`). Called once, under
+    /// `release::RELEASE`, by whichever of the target's release and the item's drop comes
+    /// first.
+    pub(crate) fn unhook(&self) {
+        // SAFETY: `nwait` and `more` are written only by `queue` during `hook`, which ends
+        // before the item's `ctl` returns its reference on the target; until then neither
+        // release (the target is held) nor drop (`mtx` is held) can be here. Afterwards they
+        // are only read.
         let (nwait, mut more) = unsafe { (*self.nwait.get(), (*self.more.get()).as_deref()) };
         for pwq in self.pwqs.iter().take(usize::from(nwait)) {
             pwq.unhook();
@@ -365,15 +384,13 @@ impl Epitem {
 #[pinned_drop]
 impl PinnedDrop for Epitem {
     fn drop(self: Pin<&mut Self>) {
-        // First no callback can run on the item any more, then it is off the ready list:
-        // after both, nothing but this owner refers to it.
-        self.unhook();
+        // First no callback can run on the item and the target's release cannot find it,
+        // then it is off the ready list: after both, nothing but this owner refers to it.
+        release::forget(&self);
         self.ep().ready.lock().as_mut().remove(&self);
         self.ep().user.uncharge();
-        if self.edge.load(Ordering::Relaxed) {
-            if let Some(child) = crate::device::instance_of(&self.file) {
-                crate::nesting::remove_edge(self.ep(), child);
-            }
+        if self.flags.load(Ordering::Relaxed) & EDGE != 0 {
+            crate::nesting::remove_edge(&self);
         }
     }
 }

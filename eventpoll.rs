@@ -15,11 +15,13 @@
 //!   item's ready link. Taken by `ep_poll_callback` in the waker's context.
 //! - `wq` and `poll_wait` (the wait queues' own spinlocks): waiters in WAIT, and pollers of
 //!   the instance itself.
+//! - `release::RELEASE` (global spinlock): the index of watches by target file, each item's
+//!   release state and `flnext`, and each instance's `released` list (see `release.rs`).
 //! - `nesting`'s edge list and `view` are leaf locks.
 //!
 //! Order: `EPNESTED` → `mtx` → a nested instance's `mtx` (parent before child; no cycles,
-//! by the loop check) → a target's wait-queue lock (taken by its `poll`, and by adding or
-//! removing our entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is released,
+//! by the loop check) → `RELEASE` → a target's wait-queue lock (taken by its `poll`, and by
+//! adding or removing our entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is released,
 //! possibly inside a target's queue lock (the callback wakes them); a nested instance's
 //! callback runs inside its child's `poll_wait` lock. Nothing sleeps under `ready`, and
 //! `mtx` is never taken inside any spinlock. Wake-ups coming from a native epoll target go
@@ -34,13 +36,14 @@
 //! # Differences from fs/eventpoll.c
 //!
 //! - No `ovflist`: see `ready.rs` for the transfer list that replaces it.
-//! - The target file is held by a reference for the lifetime of the watch, so closing a
-//!   watched fd does not remove the watch until it is deleted or the instance closes.
+//! - A watch whose target is released is unhooked at once, as in C, but freed a little later
+//!   by the instance itself under `mtx` (the reap: `release.rs`), since release cannot sleep.
 //! - No reverse-path limits yet (`reverse_path_check`).
 
 use core::{
     ops::{Deref, DerefMut},
     pin::Pin,
+    ptr,
     sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
@@ -62,7 +65,7 @@ use crate::{
     introspect, limits, nesting,
     rbtree::{FileFd, RbTree},
     ready::ReadyList,
-    sigmask,
+    release, sigmask,
     uapi::*,
     waitqueue::{self, WaitQueueHead},
 };
@@ -115,6 +118,12 @@ pub(crate) struct EventPoll {
     /// Wakes `poll_wait` later, from process context: see [`Self::item_ready`].
     #[pin]
     pwake_work: Opaque<bindings::work_struct>,
+    /// Watches whose target was released, to be freed under `mtx` (a chain through their
+    /// `flnext`); under `release::RELEASE`.
+    pub(crate) released: AtomicPtr<Epitem>,
+    /// Frees the released watches soon after their release (see [`Self::queue_reap`]).
+    #[pin]
+    reap_work: Opaque<bindings::work_struct>,
     /// The user this instance charges its watches to (`ep->user`).
     pub(crate) user: limits::User,
     /// Its debugfs picture, removed first when the instance goes.
@@ -145,6 +154,17 @@ impl EventPoll {
                     Some(pwake_work_fn),
                     false,
                     c"eventpoll::pwake_work".as_char_ptr(),
+                    static_lock_class!().as_ptr(),
+                )
+            }),
+            released: AtomicPtr::new(ptr::null_mut()),
+            // SAFETY: As above.
+            reap_work <- Opaque::ffi_init(|slot| unsafe {
+                bindings::init_work_with_key(
+                    slot,
+                    Some(reap_work_fn),
+                    false,
+                    c"eventpoll::reap_work".as_char_ptr(),
                     static_lock_class!().as_ptr(),
                 )
             }),
@@ -191,11 +211,35 @@ impl EventPoll {
         wake
     }
 
-    /// Locks `mtx`, recording the owner for [`Self::poll`].
+    /// Locks `mtx`, recording the owner for [`Self::poll`], and frees the watches whose
+    /// target was released, so that nothing under `mtx` finds them: not a lookup by key (a
+    /// new file may have the released one's address), not fdinfo, not the per-user count.
     fn lock_tree(&self) -> TreeGuard<'_> {
         let guard = self.mtx.lock();
         self.mtx_owner.store(Task::current_raw(), Ordering::Relaxed);
-        TreeGuard { ep: self, guard }
+        let mut tree = TreeGuard { ep: self, guard };
+        let mut next = release::take_released(self);
+        while !next.is_null() {
+            // SAFETY: A reaped item stays in the interest set, alive, until we remove it.
+            let epi = unsafe { &*next };
+            next = epi.flnext.load(Ordering::Relaxed);
+            drop(tree.remove(epi.key()));
+        }
+        tree
+    }
+
+    /// Has the released watches freed soon (called by the release hook, under
+    /// `release::RELEASE`, for an item of ours: so we are alive, see `drop`).
+    pub(crate) fn queue_reap(&self) {
+        // SAFETY: `reap_work` was initialised in `new`, and `drop` cancels it after the last
+        // item is gone, so no release can queue it again.
+        unsafe {
+            bindings::queue_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+                bindings::system_wq,
+                self.reap_work.get(),
+            )
+        };
     }
 
     /// `ep_eventpoll_poll`: registers the poller on `poll_wait`, then reports EPOLLIN if an
@@ -313,6 +357,8 @@ impl EventPoll {
         };
 
         let child_key = child.map(nesting::key);
+        // Released watches were reaped by `lock_tree` below; one being released now cannot
+        // have `key`, since we hold a reference on `tfile`.
         let key = FileFd {
             file: tfile.as_ptr() as usize,
             fd: args.fd,
@@ -367,15 +413,16 @@ impl EventPoll {
         // Charged here, returned when the epitem drops (or now, if it cannot be made).
         self.user.charge()?;
         let epi = KBox::pin_init(
-            Epitem::new(self, file, fd, events, data, native_epoll),
+            Epitem::new(self, &file, fd, events, data, native_epoll),
             GFP_KERNEL_ACCOUNT,
         )
         .inspect_err(|_| self.user.uncharge())?;
         let key = epi.key();
         let epi = tree.insert(epi).map_err(|_| EEXIST)?;
-        let hooked = epi.hook().and_then(|revents| {
+        release::index(epi);
+        let hooked = epi.hook(&file).and_then(|revents| {
             if let Some(child) = child {
-                nesting::add_edge(self, child)?;
+                nesting::add_edge(self, child, epi)?;
                 epi.set_edge();
             }
             Ok(revents)
@@ -667,9 +714,15 @@ impl PinnedDrop for EventPoll {
                 drop(epi);
             }
         }
-        // With no items left nothing can queue the work again; wait for a queued one.
+        // Watches of this instance by others are gone with its file; forget their edges
+        // before the address can be reused (their items are freed by their own reaps).
+        nesting::forget_child(&self);
+        // With no items left nothing can queue the works again; wait for queued ones.
         // SAFETY: Initialised in `new`.
-        unsafe { bindings::cancel_work_sync(self.pwake_work.get()) };
+        unsafe {
+            bindings::cancel_work_sync(self.pwake_work.get());
+            bindings::cancel_work_sync(self.reap_work.get());
+        }
     }
 }
 
@@ -734,4 +787,20 @@ unsafe extern "C" fn pwake_work_fn(work: *mut bindings::work_struct) {
             .cast::<EventPoll>()
     };
     ep.poll_wait.wake_up(EPOLLIN);
+}
+
+/// Frees an instance's released watches (see [`EventPoll::queue_reap`]).
+///
+/// # Safety
+///
+/// `work` must be the `reap_work` of a live `EventPoll` (its `drop` cancels the work first).
+unsafe extern "C" fn reap_work_fn(work: *mut bindings::work_struct) {
+    // SAFETY: `work` is the `reap_work` field of a live eventpoll (our contract); `Opaque` is
+    // transparent, so subtracting the field offset finds the eventpoll.
+    let ep = unsafe {
+        &*work
+            .byte_sub(core::mem::offset_of!(EventPoll, reap_work))
+            .cast::<EventPoll>()
+    };
+    drop(ep.lock_tree());
 }

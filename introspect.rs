@@ -207,8 +207,12 @@ pub(crate) fn draw_item(f: &mut fmt::Formatter<'_>, epi: &Epitem, ready: bool) -
 }
 
 /// One fdinfo line for `epi` (`tfd: … events: … data: …  pos:… ino:… sdev:…`).
+/// A watch whose target is being released has no line, as its native counterpart is gone.
 pub(crate) fn show_epitem(m: &SeqFile, epi: &Epitem) {
-    let (pos, ino, sdev) = file_position(epi.file());
+    let Some(file) = epi.get_file() else {
+        return;
+    };
+    let (pos, ino, sdev) = file_position(&file);
     seq_print!(
         m,
         "tfd: {:8} events: {:8x} data: {:16x}  pos:{} ino:{:x} sdev:{:x}\n",

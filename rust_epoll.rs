@@ -6,8 +6,8 @@
 //! `include/uapi/rust_epoll.h` are `epoll_ctl` and `epoll_wait` on it. This file holds the
 //! module and decodes ioctls into typed requests. The device and its file operations are
 //! `device.rs`, the instance `eventpoll.rs`, a watch `epitem.rs`, the interest set
-//! `rbtree.rs`, the ready list `ready.rs`, nesting `nesting.rs`, fdinfo `introspect.rs`, and
-//! the C wait-queue machinery `waitqueue.rs`.
+//! `rbtree.rs`, the ready list `ready.rs`, closing a watched file `release.rs`, nesting
+//! `nesting.rs`, fdinfo `introspect.rs`, and the C wait-queue machinery `waitqueue.rs`.
 
 use kernel::{
     fs::File,
@@ -23,6 +23,7 @@ mod limits;
 mod nesting;
 mod rbtree;
 mod ready;
+mod release;
 mod sigmask;
 mod uapi;
 mod waitqueue;
@@ -49,8 +50,11 @@ module! {
 
 #[pin_data(PinnedDrop)]
 struct RustEpollModule {
+    /// Dropped first: no new instance after this.
     #[pin]
     _dev: device::Registration,
+    /// Dropped last, when no instance, so no watch, is left.
+    _hook: release::Hook,
 }
 
 impl kernel::InPlaceModule for RustEpollModule {
@@ -61,7 +65,10 @@ impl kernel::InPlaceModule for RustEpollModule {
             introspect::init();
         }
         limits::init(module_parameters::max_user_watches.value());
+        // SAFETY: Module init runs once.
+        let hook = unsafe { release::Hook::register() };
         try_pin_init!(Self {
+            _hook: hook?,
             _dev <- device::Registration::register(),
         })
     }

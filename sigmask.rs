@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! epoll_pwait's signal mask (`set_user_sigmask` / `restore_saved_sigmask_unless`), done by
-//! `sigmask.c`: the one part of this module that needs C's view of `current`.
+//! `helpers.c`: the one part of this module that needs C's view of `current`.
 
 use core::ffi::{c_int, c_void};
 use kernel::{error::to_result, prelude::*};

@@ -1549,6 +1549,19 @@ TEST(watch_limit_enospc)
 	EXPECT_EQ(20, added);
 	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_DEL, efd[0], 0, 0));
 	EXPECT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, efd[23], EPOLLIN, 23));
+	/* Closing watched files gives their watches back, at once. */
+	for (int i = 1; i < 20; i++) {
+		close(efd[i]);
+		efd[i] = eventfd(0, 0);
+		ASSERT_GE(efd[i], 0);
+	}
+	for (int i = 1; i < 20; i++) {
+		int err = ep_ctl(false, ep, EPOLL_CTL_ADD, efd[i], EPOLLIN, i);
+
+		EXPECT_EQ(0, err) TH_LOG("re-adding %d after close: %s", i, strerror(errno));
+	}
+	EXPECT_EQ(-1, ep_ctl(false, ep, EPOLL_CTL_ADD, efd[20], EPOLLIN, 20));
+	EXPECT_EQ(ENOSPC, errno);
 	close(ep);
 	for (int i = 0; i < 24; i++)
 		close(efd[i]);
