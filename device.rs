@@ -126,7 +126,7 @@ unsafe fn eventpoll<'a>(file: *mut bindings::file) -> &'a EventPoll {
 /// Called by the VFS (through `misc_open`) for a file being opened.
 unsafe extern "C" fn fops_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     let user = crate::limits::User::of_opener(file);
-    match KBox::try_pin_init(EventPoll::new(user), GFP_KERNEL_ACCOUNT) {
+    match KBox::try_pin_init(EventPoll::new(user, file as usize), GFP_KERNEL_ACCOUNT) {
         Ok(ep) => {
             // SAFETY: The eventpoll stays pinned: it is only turned back into a box, never
             // moved, by `fops_release`.

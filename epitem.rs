@@ -237,6 +237,11 @@ impl Epitem {
         self.flags.fetch_or(EDGE, Ordering::Relaxed);
     }
 
+    /// Whether the target is one of our instances (set once the nesting edge exists).
+    pub(crate) fn targets_instance(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & EDGE != 0
+    }
+
     /// Whether the target is a native epoll instance.
     pub(crate) fn targets_native_epoll(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & NATIVE_EPOLL != 0

@@ -38,7 +38,8 @@
 //! - No `ovflist`: see `ready.rs` for the transfer list that replaces it.
 //! - A watch whose target is released is unhooked at once, as in C, but freed a little later
 //!   by the instance itself under `mtx` (the reap: `release.rs`), since release cannot sleep.
-//! - No reverse-path limits yet (`reverse_path_check`).
+//! - Wake-up paths and reverse-path limits count our instances only: a native epoll
+//!   instance watching ours, or watched by ours, is a leaf to both sides' checks.
 
 use core::{
     ops::{Deref, DerefMut},
@@ -52,7 +53,7 @@ use kernel::{
     new_mutex, new_spinlock_irq,
     prelude::*,
     static_lock_class,
-    sync::{aref::ARef, Mutex, MutexGuard, SpinLockIrq, SpinLockIrqGuard},
+    sync::{Mutex, MutexGuard, SpinLockIrq, SpinLockIrqGuard},
     task::Task,
     transmute::AsBytes,
     types::Opaque,
@@ -126,6 +127,9 @@ pub(crate) struct EventPoll {
     reap_work: Opaque<bindings::work_struct>,
     /// The user this instance charges its watches to (`ep->user`).
     pub(crate) user: limits::User,
+    /// The address of the instance's own file: only compared, to find the watches of this
+    /// instance by others (its `ep->refs`) in the release index.
+    pub(crate) file: usize,
     /// Its debugfs picture, removed first when the instance goes.
     #[pin]
     view: Mutex<Option<introspect::DebugView>>,
@@ -138,9 +142,10 @@ pub(crate) struct EventPoll {
 }
 
 impl EventPoll {
-    /// A new, empty instance (`ep_alloc`) charging its watches to `user`.
-    pub(crate) fn new(user: limits::User) -> impl PinInit<Self, Error> {
+    /// A new, empty instance (`ep_alloc`) charging its watches to `user`, opened as `file`.
+    pub(crate) fn new(user: limits::User, file: usize) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            file,
             mtx <- new_mutex!(RbTree::new(), "eventpoll::mtx"),
             ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
             ready_hint: AtomicBool::new(false),
@@ -345,18 +350,21 @@ impl EventPoll {
         {
             return Err(EINVAL);
         }
-        // Adding an instance: serialised with every other such ADD from the loop check to
-        // the new edge (`epnested_mutex`), so that no two can close a cycle together.
-        let _nested = match (op, child) {
-            (EPOLL_CTL_ADD, Some(child)) => {
-                let guard = nesting::EPNESTED.lock();
+        // The full check of `ep_ctl_lock`: adding an instance, or adding anything to an
+        // instance that is itself watched, may add wake-up paths (and an instance, cycles).
+        // It is serialised with every other full check from the checks to the new watch
+        // (`epnested_mutex`), so that no two ADDs can together do what each alone may not.
+        let full_check = op == EPOLL_CTL_ADD && (child.is_some() || release::is_watched(self.file));
+        let _nested = if full_check {
+            let guard = nesting::EPNESTED.lock();
+            if let Some(child) = child {
                 nesting::loop_check(self, child)?;
-                Some(guard)
             }
-            _ => None,
+            Some(guard)
+        } else {
+            None
         };
 
-        let child_key = child.map(nesting::key);
         // Released watches were reaped by `lock_tree` below; one being released now cannot
         // have `key`, since we hold a reference on `tfile`.
         let key = FileFd {
@@ -370,8 +378,9 @@ impl EventPoll {
                 Some(_) => Err(EEXIST),
                 None => self.insert(
                     &mut tree,
-                    tfile,
-                    child_key,
+                    &tfile,
+                    child,
+                    full_check,
                     args.fd,
                     events | EPOLLERR | EPOLLHUP,
                     args.data,
@@ -399,30 +408,43 @@ impl EventPoll {
 
     /// `ep_insert`: a new watch, hooked on the target's wait queues; reported at once if the
     /// target is already ready.
-    /// `child` is the target's eventpoll (its `nesting::key`) when it is one of ours.
+    /// `child` is the target's eventpoll when it is one of ours; with `full_check` (and
+    /// `EPNESTED` held) the new wake-up paths are checked against epoll's limits.
+    #[allow(clippy::too_many_arguments)]
     fn insert(
         &self,
         tree: &mut RbTree,
-        file: ARef<File>,
-        child: Option<usize>,
+        file: &File,
+        child: Option<&EventPoll>,
+        full_check: bool,
         fd: i32,
         events: u32,
         data: u64,
     ) -> Result<isize> {
-        let native_epoll = child.is_none() && device::is_native_epoll(&file);
+        let native_epoll = child.is_none() && device::is_native_epoll(file);
         // Charged here, returned when the epitem drops (or now, if it cannot be made).
         self.user.charge()?;
         let epi = KBox::pin_init(
-            Epitem::new(self, &file, fd, events, data, native_epoll),
+            Epitem::new(self, file, fd, events, data, native_epoll),
             GFP_KERNEL_ACCOUNT,
         )
         .inspect_err(|_| self.user.uncharge())?;
         let key = epi.key();
         let epi = tree.insert(epi).map_err(|_| EEXIST)?;
         release::index(epi);
-        let hooked = epi.hook(&file).and_then(|revents| {
+        // `ep_insert`: counted as a path from here on; too many, and it is undone.
+        let paths = match (full_check, child) {
+            (false, _) => Ok(()),
+            (true, None) => release::reverse_path_check(epi.key().file),
+            (true, Some(child)) => child.reverse_path_check_below(),
+        };
+        if paths.is_err() {
+            drop(tree.remove(key));
+            return Err(EINVAL);
+        }
+        let hooked = epi.hook(file).and_then(|revents| {
             if let Some(child) = child {
-                nesting::add_edge(self, child, epi)?;
+                nesting::add_edge(self, nesting::key(child), epi)?;
                 epi.set_edge();
             }
             Ok(revents)
@@ -440,6 +462,32 @@ impl EventPoll {
                 Err(e)
             }
         }
+    }
+
+    /// `reverse_path_check` for every file watched below this instance, which is being
+    /// added to another (the leaves `ep_loop_check_proc` lists). Caller holds `EPNESTED` and
+    /// the `mtx` of every instance above this one, which the loop check proved to be fewer
+    /// than `EP_MAX_NESTS`: the recursion and the nesting of `mtx` are bounded.
+    fn reverse_path_check_below(&self) -> Result {
+        let tree = self.lock_tree();
+        let mut res = Ok(());
+        tree.for_each(|epi| {
+            if res.is_err() {
+                return;
+            }
+            res = if epi.targets_instance() {
+                match epi.get_file() {
+                    Some(f) => match device::instance_of(&f) {
+                        Some(below) => below.reverse_path_check_below(),
+                        None => Ok(()),
+                    },
+                    None => Ok(()),
+                }
+            } else {
+                release::reverse_path_check(epi.key().file)
+            };
+        });
+        res
     }
 
     /// `ep_modify`: new events and data, and a re-poll so that an already-ready target is

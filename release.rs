@@ -39,7 +39,7 @@ use kernel::{
     sync::{aref::ARef, global_lock},
 };
 
-use crate::{epitem::Epitem, eventpoll::EventPoll};
+use crate::{epitem::Epitem, eventpoll::EventPoll, nesting::EP_MAX_NESTS};
 
 /// Buckets of the index (a power of two): 32 KiB of heads.
 const BUCKETS: usize = 4096;
@@ -174,6 +174,69 @@ pub(crate) fn take_released(ep: &EventPoll) -> *mut Epitem {
         cur = epi.flnext.load(Ordering::Relaxed);
     }
     first
+}
+
+/// Whether any watch of ours has `file` as its target (for an instance's file: whether the
+/// instance is nested in another, `ep->refs` not empty).
+pub(crate) fn is_watched(file: usize) -> bool {
+    let _guard = RELEASE.lock();
+    has_watchers(file)
+}
+
+/// As [`is_watched`], with the lock held.
+fn has_watchers(file: usize) -> bool {
+    let mut cur = bucket(file).load(Ordering::Relaxed);
+    while !cur.is_null() {
+        // SAFETY: Chained epitems are alive while the caller holds the lock.
+        let epi = unsafe { &*cur };
+        if epi.key().file == file {
+            return true;
+        }
+        cur = epi.flnext.load(Ordering::Relaxed);
+    }
+    false
+}
+
+/// epoll's `path_limits`: how many wake-up paths of each length (index: instances above
+/// the first one) may lead up from one file. Paths of length 0 are not limited.
+const PATH_LIMITS: [u32; EP_MAX_NESTS + 1] = [1000, 500, 100, 50, 10];
+
+/// `reverse_path_check` for one file: counts the wake-up paths leading up from `file`
+/// through our instances, and fails if one length has more than epoll allows or a path is
+/// deeper than `EP_MAX_NESTS`. The caller holds `nesting::EPNESTED`, so no watch of an
+/// instance appears meanwhile.
+pub(crate) fn reverse_path_check(file: usize) -> Result {
+    let _guard = RELEASE.lock();
+    let mut counts = [0u32; EP_MAX_NESTS + 1];
+    reverse_path_check_proc(file, 0, &mut counts)
+}
+
+/// `reverse_path_check_proc`: the paths up from `file`, which is `depth` instances above
+/// the file being checked.
+fn reverse_path_check_proc(file: usize, depth: usize, counts: &mut [u32]) -> Result {
+    if depth > EP_MAX_NESTS {
+        return Err(EINVAL);
+    }
+    let mut cur = bucket(file).load(Ordering::Relaxed);
+    while !cur.is_null() {
+        // SAFETY: Chained epitems are alive while we hold the lock.
+        let epi = unsafe { &*cur };
+        cur = epi.flnext.load(Ordering::Relaxed);
+        if epi.key().file != file {
+            continue;
+        }
+        let above = epi.ep().file;
+        if has_watchers(above) {
+            reverse_path_check_proc(above, depth + 1, counts)?;
+        } else if depth > 0 {
+            let count = &mut counts[depth];
+            *count += 1;
+            if *count > PATH_LIMITS[depth] {
+                return Err(EINVAL);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A counted reference on a watch's target, unless it is being released (`epi_fget`).

@@ -1200,6 +1200,69 @@ TEST_F(loops, exclusive_on_instance_is_einval)
 }
 
 /*
+ * epoll's reverse-path limits: at most 500, 100, 50 and 10 wake-up paths of length 1 to 4
+ * lead up from one file through nested instances; the ADD that would make one more fails
+ * with EINVAL (and changes nothing). Built as: a chain of `levels` instances, e[0] on top;
+ * inner instances, each watching the same pipe, are added below the chain's bottom one
+ * until an ADD fails. Both orders of building a path are tried: the pipe into an inner
+ * instance that is already nested, and a nested instance with the pipe already in it.
+ */
+static int paths_until_einval(bool native, int *chain, int levels, bool pipe_first, int *err)
+{
+	int p[2], n = 0;
+	static int inner[600];
+
+	if (pipe(p))
+		return -1;
+	for (int i = 1; i < levels; i++)
+		if (ep_ctl(native, chain[i - 1], EPOLL_CTL_ADD, chain[i], EPOLLIN, i))
+			return -1;
+	*err = 0;
+	for (; n < 600; n++) {
+		int e = ep_create(native);
+
+		if (e < 0)
+			return -1;
+		inner[n] = e;
+		if (pipe_first ? ep_ctl(native, e, EPOLL_CTL_ADD, p[0], EPOLLIN, 0) ||
+				 ep_ctl(native, chain[levels - 1], EPOLL_CTL_ADD, e, EPOLLIN, n)
+			       : ep_ctl(native, chain[levels - 1], EPOLL_CTL_ADD, e, EPOLLIN, n) ||
+				 ep_ctl(native, e, EPOLL_CTL_ADD, p[0], EPOLLIN, 0)) {
+			*err = errno;
+			close(e);
+			break;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		close(inner[i]);
+	close(p[0]);
+	close(p[1]);
+	return n;
+}
+
+TEST_F_TIMEOUT(loops, reverse_path_limits, 120)
+{
+	static const int limit[5] = { 0, 500, 100, 50, 10 };
+
+	for (int levels = 1; levels <= 4; levels++) {
+		for (int pipe_first = 0; pipe_first < 2; pipe_first++) {
+			int chain[4], err, n;
+
+			for (int i = 0; i < levels; i++) {
+				chain[i] = ep_create(variant->native);
+				ASSERT_GE(chain[i], 0);
+			}
+			n = paths_until_einval(variant->native, chain, levels, pipe_first, &err);
+			EXPECT_EQ(limit[levels], n) TH_LOG("paths of length %d", levels);
+			EXPECT_EQ(EINVAL, err);
+			for (int i = 0; i < levels; i++)
+				close(chain[i]);
+		}
+	}
+}
+
+
+/*
  * A cycle through native epoll, which no loop check can see: our instance watches a native
  * one, which watches ours. Waits, polls and wake-ups on it finish; nothing deadlocks.
  */
