@@ -16,7 +16,7 @@ export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build
 
-.PHONY: all module clean demo check setup tests host-check fmt clippy bench shim headers_install
+.PHONY: all module clean demo check check-debug setup tests host-check fmt clippy bench shim headers_install
 all: module
 
 module:
@@ -45,6 +45,12 @@ host-check:
 
 check: module tests
 	@$(ROOT)/scripts/check
+
+# Everything again on the debug kernel (KASAN, lockdep, kmemleak, fail-nth), with the stress,
+# fuzz and module-cycle runs at full length. The module is rebuilt against that kernel.
+check-debug:
+	@kdir=$$(RUST_EPOLL_KCONFIG=debug $(ROOT)/scripts/kernel) && \
+	  $(MAKE) --no-print-directory check KDIR=$$kdir RUST_EPOLL_DEBUG=1
 
 bench: module
 	@$(MAKE) -s -C bench OUTPUT=$(BUILD)/bench

@@ -178,7 +178,7 @@ unsafe extern "C" fn fops_ioctl(file: *mut bindings::file, cmd: c_uint, arg: usi
 /// Called by the VFS for one of our open files, with a valid (or null) poll table.
 unsafe extern "C" fn fops_poll(file: *mut bindings::file, pt: *mut bindings::poll_table) -> c_uint {
     // SAFETY: As for `fops_ioctl`; `pt` is passed on to `poll_wait` as received.
-    unsafe { eventpoll(file).poll(file, pt) }
+    unsafe { eventpoll(file).poll(file, pt, crate::eventpoll::FROM_VFS) }
 }
 
 /// `show_fdinfo`: one line per watch, in native epoll's format.

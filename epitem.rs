@@ -46,6 +46,8 @@ pub(crate) const INLINE_WAITS: usize = 2;
 const NATIVE_EPOLL: u8 = 1;
 /// Flag: the target is one of our instances and the nesting edge to it was recorded.
 const EDGE: u8 = 2;
+/// Flag: the target is one of our instances.
+const INSTANCE: u8 = 4;
 
 /// A wait queue that a watch's target registered: fs/eventpoll.c's `struct eppoll_entry`.
 #[repr(C)]
@@ -145,7 +147,7 @@ pub(crate) struct Epitem {
     nwait: UnsafeCell<u8>,
     /// Set when registering on a queue failed (out of memory): the insert is undone.
     failed: UnsafeCell<bool>,
-    /// [`NATIVE_EPOLL`] and [`EDGE`]: one byte, so that a watch fits kmalloc-192.
+    /// [`NATIVE_EPOLL`], [`EDGE`], [`INSTANCE`]: one byte, so that a watch fits kmalloc-192.
     flags: AtomicU8,
     /// Where the watch is in the release protocol (`release::state`); under `release::RELEASE`.
     pub(crate) state: AtomicU8,
@@ -170,6 +172,13 @@ impl Epitem {
         data: u64,
         native_epoll: bool,
     ) -> impl PinInit<Self, Error> + use<'a> {
+        let flags = if native_epoll {
+            NATIVE_EPOLL
+        } else if crate::device::instance_of(file).is_some() {
+            INSTANCE
+        } else {
+            0
+        };
         let file = file.as_ptr() as usize;
         try_pin_init!(Self {
             rbn: Opaque::uninit(),
@@ -185,7 +194,7 @@ impl Epitem {
             more: UnsafeCell::new(None),
             nwait: UnsafeCell::new(0),
             failed: UnsafeCell::new(false),
-            flags: AtomicU8::new(if native_epoll { NATIVE_EPOLL } else { 0 }),
+            flags: AtomicU8::new(flags),
             state: AtomicU8::new(release::state::NEW),
             flnext: AtomicPtr::new(ptr::null_mut()),
         }? Error)
@@ -237,9 +246,23 @@ impl Epitem {
         self.flags.fetch_or(EDGE, Ordering::Relaxed);
     }
 
-    /// Whether the target is one of our instances (set once the nesting edge exists).
+    /// Whether the target is one of our instances.
     pub(crate) fn targets_instance(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & EDGE != 0
+        self.flags.load(Ordering::Relaxed) & INSTANCE != 0
+    }
+
+    /// The target instance, from inside its wake-up of its pollers, which the callback is
+    /// (see `EventPoll::item_ready`); `None` if the target is not one of ours.
+    pub(crate) fn waking_instance(&self) -> Option<&EventPoll> {
+        if !self.targets_instance() {
+            return None;
+        }
+        let f = self.file as *mut bindings::file;
+        // SAFETY: The target instance is waking its `poll_wait`, where this item's entry is:
+        // its file is not released (release unhooks the entry first, under that queue's lock,
+        // which the wake-up holds), and an instance's `private_data` is its eventpoll, which
+        // lives as long as the file.
+        Some(unsafe { &*(*f).private_data.cast::<EventPoll>() })
     }
 
     /// Whether the target is a native epoll instance.
@@ -289,14 +312,15 @@ impl Epitem {
     }
 
     /// Polls the target for its current events, masked by the requested ones (`ep_item_poll`
-    /// without a queue procedure). A target being released has none.
-    pub(crate) fn poll(&self) -> u32 {
+    /// without a queue procedure). A target being released has none. `depth` is the nesting
+    /// depth of the `mtx` the caller holds (see `mutex.rs`).
+    pub(crate) fn poll(&self, depth: u32) -> u32 {
         let Some(file) = self.get_file() else {
             return 0;
         };
         let events = self.events();
         let mut pt = PollTable::new(None, events);
-        let revents = waitqueue::vfs_poll(&file, &mut pt) & events;
+        let revents = poll_file(&file, &mut pt, depth) & events;
         if revents != 0 {
             self.last_seen.store(revents, Ordering::Relaxed);
         }
@@ -308,15 +332,15 @@ impl Epitem {
     /// `ENOMEM` if an entry could not be allocated (the item is then partly hooked; dropping
     /// it unhooks it).
     ///
-    /// Caller holds `mtx` and a reference on `file`, the target; the item is in the interest
-    /// set, where it stays pinned, and in the release index.
-    pub(crate) fn hook(&self, file: &File) -> Result<u32> {
+    /// Caller holds `mtx` (at `depth`) and a reference on `file`, the target; the item is in
+    /// the interest set, where it stays pinned, and in the release index.
+    pub(crate) fn hook(&self, file: &File, depth: u32) -> Result<u32> {
         let events = self.events();
         let mut epq = EpPqueue {
             pt: PollTable::new(Some(ep_ptable_queue_proc), events),
             epi: self,
         };
-        let revents = waitqueue::vfs_poll(file, &mut epq.pt) & events;
+        let revents = poll_file(file, &mut epq.pt, depth) & events;
         if revents != 0 {
             self.last_seen.store(revents, Ordering::Relaxed);
         }
@@ -397,6 +421,16 @@ impl PinnedDrop for Epitem {
         if self.flags.load(Ordering::Relaxed) & EDGE != 0 {
             crate::nesting::remove_edge(&self);
         }
+    }
+}
+
+/// `vfs_poll`, except that one of our instances is polled directly, one nesting level below
+/// the caller's (`ep_item_poll` calls `__ep_eventpoll_poll` with `depth + 1` likewise).
+fn poll_file(file: &File, pt: &mut PollTable, depth: u32) -> u32 {
+    match crate::device::instance_of(file) {
+        // SAFETY: `file` is that instance's file, held by the caller; `pt` is a valid table.
+        Some(child) => unsafe { child.poll(file.as_ptr(), pt.as_raw(), depth + 1) },
+        None => waitqueue::vfs_poll(file, pt),
     }
 }
 

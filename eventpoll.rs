@@ -20,12 +20,14 @@
 //! - `nesting`'s edge list and `view` are leaf locks.
 //!
 //! Order: `EPNESTED` → `mtx` → a nested instance's `mtx` (parent before child; no cycles,
-//! by the loop check) → `RELEASE` → a target's wait-queue lock (taken by its `poll`, and by
-//! adding or removing our entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is released,
-//! possibly inside a target's queue lock (the callback wakes them); a nested instance's
-//! callback runs inside its child's `poll_wait` lock. Nothing sleeps under `ready`, and
-//! `mtx` is never taken inside any spinlock. Wake-ups coming from a native epoll target go
-//! to our pollers through `pwake_work`, outside every lock (see `item_ready`).
+//! by the loop check; each taken at its depth below the first as lockdep subclass, see
+//! `mutex.rs`) → `RELEASE` → a target's wait-queue lock (taken by its `poll`, and by adding
+//! or removing our entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is
+//! released, possibly inside a target's queue lock (the callback wakes them); a nested
+//! instance's callback runs inside its child's `poll_wait` lock, and wakes its own
+//! `poll_wait` one lockdep subclass deeper (`nests`). Nothing sleeps under `ready`, and `mtx`
+//! is never taken inside any spinlock. Wake-ups coming from a native epoll target go to our
+//! pollers through `pwake_work`, outside every lock (see `item_ready`).
 //!
 //! A waiter or poller queues itself on `wq`/`poll_wait` and then checks the lists under
 //! `ready`; the callback links the item and reads whether anyone waits under `ready` too.
@@ -45,7 +47,7 @@ use core::{
     ops::{Deref, DerefMut},
     pin::Pin,
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering},
 };
 use kernel::{
     bindings,
@@ -53,7 +55,7 @@ use kernel::{
     new_mutex, new_spinlock_irq,
     prelude::*,
     static_lock_class,
-    sync::{Mutex, MutexGuard, SpinLockIrq, SpinLockIrqGuard},
+    sync::{Mutex, SpinLockIrq, SpinLockIrqGuard},
     task::Task,
     transmute::AsBytes,
     types::Opaque,
@@ -63,13 +65,19 @@ use kernel::{
 use crate::{
     device,
     epitem::Epitem,
-    introspect, limits, nesting,
+    introspect, limits,
+    mutex::{NestedGuard, NestedMutex},
+    nesting,
     rbtree::{FileFd, RbTree},
     ready::ReadyList,
     release, sigmask,
     uapi::*,
     waitqueue::{self, WaitQueueHead},
 };
+
+/// Flag in a poll's `depth`: the poll came through the VFS (`f_op->poll`), whose caller may
+/// hold locks we cannot see; so do the polls of the instances below it (see [`EventPoll::poll`]).
+pub(crate) const FROM_VFS: u32 = 1 << 16;
 
 /// Ready items taken and reported per critical section of `send_events`.
 const BATCH: usize = 16;
@@ -102,9 +110,14 @@ fn write_records(uaddr: usize, at: usize, records: &[EpollEvent]) -> usize {
 /// One instance: fs/eventpoll.c's `struct eventpoll`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct EventPoll {
-    /// The interest set (`ep->rbr`), and the serialisation of CTL and event transfer.
+    /// The interest set (`ep->rbr`), and the serialisation of CTL and event transfer. Taken
+    /// at a nesting depth (see `mutex.rs`): 0 for the instance a call is on, one more for
+    /// each instance it reaches through the ones it watches.
     #[pin]
-    mtx: Mutex<RbTree>,
+    mtx: NestedMutex<RbTree>,
+    /// While `poll_wait` is being woken: the lockdep subclass its lock was taken at
+    /// (`ep->nests`), so that an instance watching this one wakes its own one deeper.
+    nests: AtomicU8,
     /// The ready list (`ep->rdllist`).
     #[pin]
     pub(crate) ready: SpinLockIrq<ReadyList>,
@@ -146,7 +159,8 @@ impl EventPoll {
     pub(crate) fn new(user: limits::User, file: usize) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             file,
-            mtx <- new_mutex!(RbTree::new(), "eventpoll::mtx"),
+            mtx <- NestedMutex::new(RbTree::new(), c"eventpoll::mtx", static_lock_class!()),
+            nests: AtomicU8::new(0),
             ready <- new_spinlock_irq!(ReadyList::new(), "eventpoll::ready"),
             ready_hint: AtomicBool::new(false),
             user,
@@ -200,14 +214,21 @@ impl EventPoll {
         }
         if pwake {
             if !epi.targets_native_epoll() {
-                self.poll_wait.wake_up(EPOLLIN);
+                // `ep_poll_safewake`: one lockdep level below the instance that woke us, if
+                // it is one (it is inside its own wake-up of this queue's class).
+                let nests = epi.waking_instance().map_or(0, |child| {
+                    child.nests.load(Ordering::Relaxed).saturating_add(1)
+                });
+                self.nests.store(nests, Ordering::Relaxed);
+                self.poll_wait.wake_up_nested(EPOLLIN, nests);
+                self.nests.store(0, Ordering::Relaxed);
             } else if added {
                 // SAFETY: `pwake_work` was initialised in `new`, and `drop` cancels it before
                 // the instance's memory goes.
                 unsafe {
                     bindings::queue_work_on(
                         bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-                        bindings::system_wq,
+                        bindings::system_dfl_wq,
                         self.pwake_work.get(),
                     )
                 };
@@ -216,11 +237,21 @@ impl EventPoll {
         wake
     }
 
-    /// Locks `mtx`, recording the owner for [`Self::poll`], and frees the watches whose
-    /// target was released, so that nothing under `mtx` finds them: not a lookup by key (a
-    /// new file may have the released one's address), not fdinfo, not the per-user count.
-    fn lock_tree(&self) -> TreeGuard<'_> {
-        let guard = self.mtx.lock();
+    /// Locks `mtx` at nesting `depth`, recording the owner for [`Self::poll`], and frees the
+    /// watches whose target was released, so that nothing under `mtx` finds them: not a
+    /// lookup by key (a new file may have the released one's address), not fdinfo, not the
+    /// per-user count.
+    fn lock_tree(&self, depth: u32) -> TreeGuard<'_> {
+        self.tree_locked(self.mtx.lock_nested(depth & !FROM_VFS))
+    }
+
+    /// As [`Self::lock_tree`] if `mtx` is free, without waiting for it.
+    fn try_lock_tree(&self) -> Option<TreeGuard<'_>> {
+        self.mtx.try_lock().map(|guard| self.tree_locked(guard))
+    }
+
+    /// The rest of [`Self::lock_tree`], once `mtx` is held.
+    fn tree_locked<'a>(&'a self, guard: NestedGuard<'a, RbTree>) -> TreeGuard<'a> {
         self.mtx_owner.store(Task::current_raw(), Ordering::Relaxed);
         let mut tree = TreeGuard { ep: self, guard };
         let mut next = release::take_released(self);
@@ -241,7 +272,7 @@ impl EventPoll {
         unsafe {
             bindings::queue_work_on(
                 bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-                bindings::system_wq,
+                bindings::system_dfl_wq,
                 self.reap_work.get(),
             )
         };
@@ -249,6 +280,8 @@ impl EventPoll {
 
     /// `ep_eventpoll_poll`: registers the poller on `poll_wait`, then reports EPOLLIN if an
     /// item on the ready list is really ready; items that are not are dropped from it.
+    /// `depth` is how many of our instances' `mtx` the caller holds above this one, with
+    /// [`FROM_VFS`] if the poll came through the VFS.
     ///
     /// # Safety
     ///
@@ -258,6 +291,7 @@ impl EventPoll {
         &self,
         file: *mut bindings::file,
         pt: *mut bindings::poll_table,
+        depth: u32,
     ) -> u32 {
         // SAFETY: `file` is ours and alive; `poll_wait` outlives any registration, since a
         // registered poller holds a reference to our file.
@@ -268,12 +302,26 @@ impl EventPoll {
         if !self.ready.lock().has_events() {
             return 0;
         }
+        // Polled by one of our instances from one of our own calls, `mtx` is taken as native
+        // epoll takes a nested one: after the watcher's, in the order of our instances, which
+        // the loop check keeps acyclic. Polled through the VFS (a native epoll instance,
+        // select, poll) or below such a poll, the caller may hold locks we cannot see: a native
+        // instance's `mtx`, which our own WAIT may be waiting for while holding ours (ours
+        // watching a native one that watches ours, with a thread in each), or our own `mtx`
+        // further up (a cycle through a native instance). Then `mtx` is only tried, and if it
+        // is busy the ready list answers unverified: at worst a spurious EPOLLIN, never a
+        // deadlock.
         if self.mtx_owner.load(Ordering::Relaxed) == Task::current_raw() {
-            // Re-entered from under our own `mtx`, through an instance we cannot see into:
-            // answer from the hint rather than deadlock.
             return EPOLLIN | EPOLLRDNORM;
         }
-        let _tree = self.lock_tree();
+        let _tree = if depth & FROM_VFS == 0 {
+            self.lock_tree(depth)
+        } else {
+            match self.try_lock_tree() {
+                Some(tree) => tree,
+                None => return EPOLLIN | EPOLLRDNORM,
+            }
+        };
         let mut res = 0;
         let mut started = false;
         loop {
@@ -293,7 +341,7 @@ impl EventPoll {
             let epi = unsafe { next.as_ref() };
             // A native epoll target is not polled from here: it may be polling us (a cycle we
             // cannot see), and its mutex may be held above us. Linked means ready enough.
-            if epi.targets_native_epoll() || epi.poll() != 0 {
+            if epi.targets_native_epoll() || epi.poll(depth) != 0 {
                 self.ready.lock().as_mut().unpop_transfer(epi);
                 res = EPOLLIN | EPOLLRDNORM;
                 break;
@@ -371,7 +419,7 @@ impl EventPoll {
             file: tfile.as_ptr() as usize,
             fd: args.fd,
         };
-        let mut tree = self.lock_tree();
+        let mut tree = self.lock_tree(0);
         let epi = tree.find(key);
         match op {
             EPOLL_CTL_ADD => match epi {
@@ -436,13 +484,13 @@ impl EventPoll {
         let paths = match (full_check, child) {
             (false, _) => Ok(()),
             (true, None) => release::reverse_path_check(epi.key().file),
-            (true, Some(child)) => child.reverse_path_check_below(),
+            (true, Some(child)) => child.reverse_path_check_below(1),
         };
         if paths.is_err() {
             drop(tree.remove(key));
             return Err(EINVAL);
         }
-        let hooked = epi.hook(file).and_then(|revents| {
+        let hooked = epi.hook(file, 0).and_then(|revents| {
             if let Some(child) = child {
                 nesting::add_edge(self, nesting::key(child), epi)?;
                 epi.set_edge();
@@ -468,8 +516,8 @@ impl EventPoll {
     /// added to another (the leaves `ep_loop_check_proc` lists). Caller holds `EPNESTED` and
     /// the `mtx` of every instance above this one, which the loop check proved to be fewer
     /// than `EP_MAX_NESTS`: the recursion and the nesting of `mtx` are bounded.
-    fn reverse_path_check_below(&self) -> Result {
-        let tree = self.lock_tree();
+    fn reverse_path_check_below(&self, depth: u32) -> Result {
+        let tree = self.lock_tree(depth);
         let mut res = Ok(());
         tree.for_each(|epi| {
             if res.is_err() {
@@ -478,7 +526,7 @@ impl EventPoll {
             res = if epi.targets_instance() {
                 match epi.get_file() {
                     Some(f) => match device::instance_of(&f) {
-                        Some(below) => below.reverse_path_check_below(),
+                        Some(below) => below.reverse_path_check_below(depth + 1),
                         None => Ok(()),
                     },
                     None => Ok(()),
@@ -494,7 +542,7 @@ impl EventPoll {
     /// reported under the new mask.
     fn modify(&self, epi: &Epitem, events: u32, data: u64) {
         epi.set_event(events, data);
-        if epi.poll() != 0 {
+        if epi.poll(0) != 0 {
             self.item_ready(epi);
         }
     }
@@ -584,7 +632,7 @@ impl EventPoll {
     /// and takes the next, and one copy writes its records. A batch whose copy faults is
     /// written again record by record, so exactly the records that fit are reported.
     fn send_events(&self, uaddr: usize, maxevents: usize) -> Result<usize> {
-        let _tree = self.lock_tree();
+        let _tree = self.lock_tree(0);
         let mut n = 0;
         let mut fault = false;
         let mut started = false;
@@ -629,7 +677,7 @@ impl EventPoll {
             let mut m = 0;
             for i in 0..taken {
                 let Some(epi) = batch[i].take() else { continue };
-                let revents = epi.poll();
+                let revents = epi.poll(0);
                 if revents != 0 {
                     records[m] = EpollEvent {
                         events: revents,
@@ -691,7 +739,7 @@ impl EventPoll {
 
     /// The debugfs picture: counts, the rb-tree, the items in key order, the ready list.
     pub(crate) fn draw(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let tree = self.lock_tree();
+        let tree = self.lock_tree(0);
         let mut watches = 0;
         tree.for_each(|_| watches += 1);
         let mut ready_fds = [0i32; 64];
@@ -744,7 +792,7 @@ impl EventPoll {
 
     /// The instance's lines of `/proc/PID/fdinfo/N`: one per watch, in key order.
     pub(crate) fn show_fdinfo(&self, m: &kernel::seq_file::SeqFile) {
-        self.lock_tree()
+        self.lock_tree(0)
             .for_each(|epi| crate::introspect::show_epitem(m, epi));
     }
 }
@@ -757,7 +805,7 @@ impl PinnedDrop for EventPoll {
         // The debugfs file first: its readers may look at everything below.
         drop(self.view.lock().take());
         {
-            let mut tree = self.lock_tree();
+            let mut tree = self.lock_tree(0);
             while let Some(epi) = tree.pop_first() {
                 drop(epi);
             }
@@ -795,7 +843,7 @@ fn capable_block_suspend() -> bool {
 /// `mtx` held, with its owner recorded (see [`EventPoll::poll`]).
 struct TreeGuard<'a> {
     ep: &'a EventPoll,
-    guard: MutexGuard<'a, RbTree>,
+    guard: NestedGuard<'a, RbTree>,
 }
 
 impl Deref for TreeGuard<'_> {
@@ -850,5 +898,5 @@ unsafe extern "C" fn reap_work_fn(work: *mut bindings::work_struct) {
             .byte_sub(core::mem::offset_of!(EventPoll, reap_work))
             .cast::<EventPoll>()
     };
-    drop(ep.lock_tree());
+    drop(ep.lock_tree(0));
 }

@@ -6,6 +6,9 @@
  * - epoll_pwait's signal mask (for sigmask.rs): set_user_sigmask() is not exported,
  *   restore_saved_sigmask_unless() and the thread-flag helpers are static inline, and
  *   current's fields are only laid out right by the C headers.
+ * - Nested locking (for mutex.rs and waitqueue.rs): mutex_lock_nested() is a macro without
+ *   lockdep, and a wake-up under a nesting subclass is spin_lock_irqsave_nested() around
+ *   __wake_up_locked_key(), as fs/eventpoll.c's ep_poll_safewake() does.
  * - The file release hook (for release.rs): fs/eventpoll.c is called by __fput() through
  *   eventpoll_release(); a module is not, so an ftrace callback on __fput() calls
  *   release.rs instead, and the try-get of a file's reference that epi_fget() does is
@@ -14,6 +17,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/ftrace.h>
+#include <linux/mutex.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/uaccess.h>
@@ -25,6 +29,8 @@
 /* Called from sigmask.rs and release.rs, which declare them again on their side. */
 int rust_epoll_set_user_sigmask(const sigset_t __user *umask, size_t sigsetsize);
 void rust_epoll_restore_sigmask_unless(bool interrupted);
+void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass);
+void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass);
 int rust_epoll_release_hook_register(void);
 void rust_epoll_release_hook_unregister(void);
 bool rust_epoll_file_try_get(struct file *file);
@@ -119,4 +125,22 @@ void rust_epoll_release_hook_unregister(void)
 bool rust_epoll_file_try_get(struct file *file)
 {
 	return file_ref_get(&file->f_ref);
+}
+
+void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass)
+{
+	mutex_lock_nested(lock, subclass);
+}
+
+/*
+ * wake_up_poll() with the queue's lock taken at a nesting subclass: an instance's pollers
+ * are woken from inside the wake-up of the instance it watches, on a queue of the same class.
+ */
+void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave_nested(&wq->lock, flags, subclass);
+	__wake_up_locked_key(wq, TASK_NORMAL, (void *)key);
+	spin_unlock_irqrestore(&wq->lock, flags);
 }

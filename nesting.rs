@@ -49,6 +49,11 @@ pub(crate) unsafe fn init() {
     }
 }
 
+/// Frees the edge list's memory at module unload (a static's destructor never runs).
+pub(crate) fn exit() {
+    *EDGES.lock() = KVec::new();
+}
+
 /// An instance's identity in the edge list: its address, only ever compared.
 pub(crate) fn key(ep: &EventPoll) -> usize {
     core::ptr::from_ref(ep) as usize

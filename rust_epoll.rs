@@ -20,6 +20,7 @@ mod epitem;
 mod eventpoll;
 mod introspect;
 mod limits;
+mod mutex;
 mod nesting;
 mod rbtree;
 mod ready;
@@ -79,6 +80,7 @@ impl PinnedDrop for RustEpollModule {
     fn drop(self: Pin<&mut Self>) {
         // No instance is left (each holds a module reference); the device goes after this.
         introspect::exit();
+        nesting::exit();
     }
 }
 

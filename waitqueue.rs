@@ -76,6 +76,21 @@ impl WaitQueueHead {
         };
     }
 
+    /// As [`Self::wake_up`] with a poll mask, taking the queue's lock at lockdep subclass
+    /// `nests`: for a wake-up from inside the wake-up of a queue of the same class (an
+    /// instance's pollers, woken by the instance it watches: `ep_poll_safewake`).
+    pub(crate) fn wake_up_nested(&self, key: u32, nests: u8) {
+        extern "C" {
+            fn rust_epoll_wake_up_nested(
+                wq: *mut bindings::wait_queue_head,
+                key: usize,
+                subclass: core::ffi::c_int,
+            );
+        }
+        // SAFETY: The queue is initialised; the key is a poll mask, as for `wake_up`.
+        unsafe { rust_epoll_wake_up_nested(self.as_raw(), key as usize, nests.into()) };
+    }
+
     /// Sleeps as an exclusive waiter (woken one at a time) until woken, a signal arrives, or
     /// the absolute `CLOCK_MONOTONIC` deadline `expires` (ns) passes; `None` sleeps without one.
     /// `ready` is checked after the task is queued and before it sleeps, so a wake-up between

@@ -1288,6 +1288,65 @@ TEST(cycle_through_native_does_not_hang)
 	close(p[1]);
 }
 
+/*
+ * Found by the fuzzer: a cycle through native epoll with one of ours inside it, closed by an
+ * ADD: ours `a` adds native `n`, which watches ours `x`, which watches `a`. The ADD polls `n`
+ * under a's lock, `n` polls `x`, `x` polls `a`: the same task again, three levels down.
+ * Then both sides wait, in two threads at once, with events flowing: nothing deadlocks.
+ */
+struct cycle_waiter {
+	int fd;
+	bool native;
+	int64_t end;
+	long waits;
+};
+
+static void *cycle_wait(void *arg)
+{
+	struct cycle_waiter *w = arg;
+	struct epoll_event ev[4];
+
+	while (now_ms() < w->end) {
+		ep_wait(w->native, w->fd, ev, 4, 1);
+		w->waits++;
+	}
+	return NULL;
+}
+
+TEST(cycle_through_native_and_ours_does_not_hang)
+{
+	int a = ep_create(false), x = ep_create(false), n = ep_create(true), p[2];
+	struct cycle_waiter w[3];
+	pthread_t t[3];
+
+	ASSERT_EQ(0, pipe2(p, O_NONBLOCK));
+	ASSERT_EQ(0, ep_ctl(false, a, EPOLL_CTL_ADD, p[0], EPOLLIN, 1));
+	ASSERT_EQ(0, ep_ctl(false, x, EPOLL_CTL_ADD, a, EPOLLIN, 2));
+	ASSERT_EQ(0, ep_ctl(true, n, EPOLL_CTL_ADD, x, EPOLLIN, 3));
+	put(p[1]);
+	EXPECT_EQ(0, ep_ctl(false, a, EPOLL_CTL_ADD, n, EPOLLIN | EPOLLEXCLUSIVE, 4));
+	w[0] = (struct cycle_waiter){ a, false, now_ms() + 1000 };
+	w[1] = (struct cycle_waiter){ n, true, now_ms() + 1000 };
+	w[2] = (struct cycle_waiter){ x, false, now_ms() + 1000 };
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, cycle_wait, &w[i]));
+	while (now_ms() < w[0].end) {
+		char c;
+
+		put(p[1]);
+		(void)!read(p[0], &c, 1);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_LT(0, w[i].waits);
+	}
+	close(a);
+	close(x);
+	close(n);
+	close(p[0]);
+	close(p[1]);
+}
+
 struct excl_waiter {
 	bool native;
 	int epfd;

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `ep->mtx`: a kernel mutex that is locked at a nesting depth (`mutex_lock_nested`).
+//!
+//! An instance watching an instance polls it under its own `mtx`, and that poll takes the
+//! watched instance's `mtx`: two locks of one lock class, one inside the other, as deep as
+//! `EP_MAX_NESTS`. The loop check makes the order strict (watcher before watched), but
+//! lockdep only sees the class; fs/eventpoll.c tells it the depth with `mutex_lock_nested`,
+//! and so does this. `kernel::sync::Mutex` has no nested lock, so this is the one lock type
+//! of the module's own, over the C mutex.
+
+use core::{
+    cell::UnsafeCell,
+    ops::{Deref, DerefMut},
+};
+use kernel::{bindings, prelude::*, sync::LockClassKey, types::Opaque};
+
+extern "C" {
+    fn rust_epoll_mutex_lock_nested(lock: *mut bindings::mutex, subclass: u32);
+}
+
+/// Lockdep's limit on subclasses (`MAX_LOCKDEP_SUBCLASSES`); depths past it share the last.
+const MAX_SUBCLASS: u32 = 7;
+
+/// A mutex over `T`, locked with a nesting depth.
+#[pin_data]
+pub(crate) struct NestedMutex<T> {
+    #[pin]
+    mutex: Opaque<bindings::mutex>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: The mutex serialises all access to `data`, so sending or sharing the lock is as safe
+// as sending `T`.
+unsafe impl<T: Send> Send for NestedMutex<T> {}
+// SAFETY: As above.
+unsafe impl<T: Send> Sync for NestedMutex<T> {}
+
+impl<T> NestedMutex<T> {
+    /// A new, unlocked mutex over `data` (`__mutex_init`).
+    pub(crate) fn new(
+        data: T,
+        name: &'static CStr,
+        key: Pin<&'static LockClassKey>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes; `name` and `key` are static.
+            mutex <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__mutex_init(slot, name.as_char_ptr(), key.as_ptr())
+            }),
+            data: UnsafeCell::new(data),
+        })
+    }
+
+    /// Locks the mutex, telling lockdep it is taken `depth` levels inside others of its class.
+    pub(crate) fn lock_nested(&self, depth: u32) -> NestedGuard<'_, T> {
+        // SAFETY: The mutex is initialised and pinned; it is unlocked by the guard's drop.
+        unsafe { rust_epoll_mutex_lock_nested(self.mutex.get(), depth.min(MAX_SUBCLASS)) };
+        NestedGuard { lock: self }
+    }
+}
+
+impl<T> NestedMutex<T> {
+    /// Locks the mutex if it is free (`mutex_trylock`): never waits, so it may be taken
+    /// in any order against other locks.
+    pub(crate) fn try_lock(&self) -> Option<NestedGuard<'_, T>> {
+        // SAFETY: The mutex is initialised and pinned; if taken, the guard's drop unlocks it.
+        (unsafe { bindings::mutex_trylock(self.mutex.get()) } != 0)
+            .then_some(NestedGuard { lock: self })
+    }
+}
+
+/// The mutex held; unlocks when dropped.
+pub(crate) struct NestedGuard<'a, T> {
+    lock: &'a NestedMutex<T>,
+}
+
+impl<T> Deref for NestedGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: We hold the mutex, so nothing else accesses `data`.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for NestedGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: We hold the mutex, so nothing else accesses `data`.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for NestedGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: We hold the mutex (we locked it in `lock_nested`), in this task.
+        unsafe { bindings::mutex_unlock(self.lock.mutex.get()) };
+    }
+}
