@@ -49,7 +49,7 @@ check: module tests
 # Everything again on the debug kernel (KASAN, lockdep, kmemleak, fail-nth), with the stress,
 # fuzz and module-cycle runs at full length. The module is rebuilt against that kernel.
 check-debug:
-	@kdir=$$(RUST_EPOLL_KCONFIG=debug $(ROOT)/scripts/kernel) && \
+	@kdir=$$(env -u KDIR RUST_EPOLL_KCONFIG=debug $(ROOT)/scripts/kernel) && \
 	  $(MAKE) --no-print-directory check KDIR=$$kdir RUST_EPOLL_DEBUG=1
 
 bench: module

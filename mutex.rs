@@ -65,8 +65,14 @@ impl<T> NestedMutex<T> {
     /// in any order against other locks.
     pub(crate) fn try_lock(&self) -> Option<NestedGuard<'_, T>> {
         // SAFETY: The mutex is initialised and pinned; if taken, the guard's drop unlocks it.
-        (unsafe { bindings::mutex_trylock(self.mutex.get()) } != 0)
-            .then_some(NestedGuard { lock: self })
+        let taken = unsafe { bindings::mutex_trylock(self.mutex.get()) } != 0;
+        // The guard is made only once the lock is ours: made and dropped on failure, it would
+        // unlock a mutex another task holds (lockdep caught an eager `then_some` doing that).
+        if taken {
+            Some(NestedGuard { lock: self })
+        } else {
+            None
+        }
     }
 }
 

@@ -29,21 +29,30 @@ static bool knob(const char *path, const char *val)
 	return ok;
 }
 
+/*
+ * This thread's fail-nth, opened once: opening it allocates, which would use up the fault
+ * armed for the call under test if it were opened again to read the result.
+ */
+static int fail_nth = -1;
+
 /* Makes failslab fail sleeping (GFP_KERNEL) allocations too, quietly. */
 static bool failslab_ready(void)
 {
-	return knob("/sys/kernel/debug/failslab/ignore-gfp-wait", "N") &&
-	       knob("/sys/kernel/debug/failslab/verbose", "0") &&
-	       access("/proc/thread-self/fail-nth", W_OK) == 0;
+	if (!knob("/sys/kernel/debug/failslab/ignore-gfp-wait", "N") ||
+	    !knob("/sys/kernel/debug/failslab/verbose", "0"))
+		return false;
+	if (fail_nth < 0)
+		fail_nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	return fail_nth >= 0;
 }
 
 /* Arms the n-th allocation of this thread to fail. */
 static void arm(int n)
 {
 	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", n);
 
-	snprintf(buf, sizeof(buf), "%d", n);
-	if (!knob("/proc/thread-self/fail-nth", buf))
+	if (pwrite(fail_nth, buf, len, 0) != len)
 		abort();
 }
 
@@ -51,14 +60,13 @@ static void arm(int n)
 static bool injected(void)
 {
 	char buf[16] = "";
-	int fd = open("/proc/thread-self/fail-nth", O_RDWR), left;
+	int left;
 
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+	if (pread(fail_nth, buf, sizeof(buf) - 1, 0) < 0)
 		abort();
 	left = atoi(buf);
-	if (left && write(fd, "0", 1) != 1)
+	if (left && pwrite(fail_nth, "0", 1, 0) != 1)
 		abort();
-	close(fd);
 	return left == 0;
 }
 
