@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -67,6 +68,32 @@ static inline int ep_wait_ns(bool native, int epfd, struct epoll_event *evs, int
 	};
 
 	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How many watches /proc/self/fdinfo/<epfd> lists ("tfd:" lines); -1 if unreadable. */
+static inline int fdinfo_count(int epfd)
+{
+	char path[64], line[256];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !strncmp(line, "tfd:", 4);
+	fclose(f);
+	return n;
 }
 
 #endif

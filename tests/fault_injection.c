@@ -70,22 +70,6 @@ static bool injected(void)
 	return left == 0;
 }
 
-static int fdinfo_count(int epfd)
-{
-	char path[64], line[256];
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += !strncmp(line, "tfd:", 4);
-	fclose(f);
-	return n;
-}
-
 FIXTURE(fi) {
 	int epfd;
 };

@@ -28,14 +28,6 @@
 #include "kselftest_harness.h"
 #include "ep.h"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 FIXTURE(ep) {
 	int epfd;
 	int p[2];	/* a pipe most tests watch */

@@ -56,14 +56,6 @@ struct stress {
 	long bad, ops, waits, events, closes, forks;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t rnd(uint64_t *s)
 {
 	*s ^= *s >> 12;
@@ -299,22 +291,6 @@ static void *worker(void *arg)
 		}
 	}
 	return NULL;
-}
-
-static int fdinfo_count(int epfd)
-{
-	char path[64], line[256];
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += !strncmp(line, "tfd:", 4);
-	fclose(f);
-	return n;
 }
 
 FIXTURE(stress) {
