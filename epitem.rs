@@ -44,10 +44,8 @@ pub(crate) const INLINE_WAITS: usize = 2;
 
 /// Flag: the target is a native epoll instance (see `EventPoll::poll`).
 const NATIVE_EPOLL: u8 = 1;
-/// Flag: the target is one of our instances and the nesting edge to it was recorded.
-const EDGE: u8 = 2;
-/// Flag: the target is one of our instances.
-const INSTANCE: u8 = 4;
+/// Flag: the target is one of our instances (its nesting edge is keyed by this item).
+const INSTANCE: u8 = 2;
 
 /// A wait queue that a watch's target registered: fs/eventpoll.c's `struct eppoll_entry`.
 #[repr(C)]
@@ -147,7 +145,7 @@ pub(crate) struct Epitem {
     nwait: UnsafeCell<u8>,
     /// Set when registering on a queue failed (out of memory): the insert is undone.
     failed: UnsafeCell<bool>,
-    /// [`NATIVE_EPOLL`], [`EDGE`], [`INSTANCE`]: one byte, so that a watch fits kmalloc-192.
+    /// [`NATIVE_EPOLL`], [`INSTANCE`]: one byte, so that a watch fits kmalloc-192.
     flags: AtomicU8,
     /// Where the watch is in the release protocol (`release::state`); under `release::RELEASE`.
     pub(crate) state: AtomicU8,
@@ -239,11 +237,6 @@ impl Epitem {
     /// The events of the last wake-up or poll that reported some.
     pub(crate) fn last_seen(&self) -> u32 {
         self.last_seen.load(Ordering::Relaxed)
-    }
-
-    /// Records that the nesting edge to the target instance exists (removed on drop).
-    pub(crate) fn set_edge(&self) {
-        self.flags.fetch_or(EDGE, Ordering::Relaxed);
     }
 
     /// Whether the target is one of our instances.
@@ -418,7 +411,8 @@ impl PinnedDrop for Epitem {
         release::forget(&self);
         self.ep().ready.lock().as_mut().remove(&self);
         self.ep().user.uncharge();
-        if self.flags.load(Ordering::Relaxed) & EDGE != 0 {
+        if self.targets_instance() {
+            // A no-op if the insert failed before the edge was added.
             crate::nesting::remove_edge(&self);
         }
     }

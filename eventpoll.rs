@@ -225,13 +225,7 @@ impl EventPoll {
             } else if added {
                 // SAFETY: `pwake_work` was initialised in `new`, and `drop` cancels it before
                 // the instance's memory goes.
-                unsafe {
-                    bindings::queue_work_on(
-                        bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-                        bindings::system_dfl_wq,
-                        self.pwake_work.get(),
-                    )
-                };
+                unsafe { queue_work(&self.pwake_work) };
             }
         }
         wake
@@ -269,13 +263,7 @@ impl EventPoll {
     pub(crate) fn queue_reap(&self) {
         // SAFETY: `reap_work` was initialised in `new`, and `drop` cancels it after the last
         // item is gone, so no release can queue it again.
-        unsafe {
-            bindings::queue_work_on(
-                bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
-                bindings::system_dfl_wq,
-                self.reap_work.get(),
-            )
-        };
+        unsafe { queue_work(&self.reap_work) };
     }
 
     /// `ep_eventpoll_poll`: registers the poller on `poll_wait`, then reports EPOLLIN if an
@@ -493,7 +481,6 @@ impl EventPoll {
         let hooked = epi.hook(file, 0).and_then(|revents| {
             if let Some(child) = child {
                 nesting::add_edge(self, nesting::key(child), epi)?;
-                epi.set_edge();
             }
             Ok(revents)
         });
@@ -883,6 +870,22 @@ unsafe extern "C" fn pwake_work_fn(work: *mut bindings::work_struct) {
             .cast::<EventPoll>()
     };
     ep.poll_wait.wake_up(EPOLLIN);
+}
+
+/// Queues `work` on the system's default (unbound) workqueue.
+///
+/// # Safety
+///
+/// `work` must be initialised, and cancelled before its memory goes.
+unsafe fn queue_work(work: &Opaque<bindings::work_struct>) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        bindings::queue_work_on(
+            bindings::wq_misc_consts_WORK_CPU_UNBOUND as i32,
+            bindings::system_dfl_wq,
+            work.get(),
+        )
+    };
 }
 
 /// Frees an instance's released watches (see [`EventPoll::queue_reap`]).
