@@ -16,7 +16,7 @@ export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build
 
-.PHONY: all module clean demo check check-debug setup tests host-check fmt clippy bench shim headers_install
+.PHONY: all module clean demo check check-debug setup tests host-check fmt clippy bench shim headers_install selftest-flakes
 all: module
 
 module:
@@ -51,6 +51,11 @@ check: module tests
 check-debug:
 	@kdir=$$(env -u KDIR RUST_EPOLL_KCONFIG=debug $(ROOT)/scripts/kernel) && \
 	  $(MAKE) --no-print-directory check KDIR=$$kdir RUST_EPOLL_DEBUG=1
+
+# The kernel epoll selftests alone, RUNS times each, natively and on the device (issue #14).
+RUNS ?= 200
+selftest-flakes:
+	@$(ROOT)/scripts/selftest-flakes $(RUNS)
 
 bench: module
 	@$(MAKE) -s -C bench OUTPUT=$(BUILD)/bench

@@ -7,12 +7,30 @@
 //! must be pollable: by select/poll, by native epoll, and by another eventpoll (nesting). So
 //! this file registers the misc device with `file_operations` of its own, once, behind a small
 //! safe type, and knows its own files by their `f_op` ([`instance_of`]), as C's
-//! `is_file_epoll` does.
+//! `is_file_epoll` does. Native epoll's files are known by their `f_op` too
+//! ([`is_native_epoll`]); `eventpoll_fops` is not exported, so its address is learned from the
+//! first file whose `->poll` is the kernel's `ep_eventpoll_poll`.
 
 use core::ffi::{c_int, c_uint};
-use kernel::{bindings, error::to_result, fs::File, prelude::*, seq_file::SeqFile, types::Opaque};
+use kernel::{
+    bindings,
+    error::to_result,
+    fs::File,
+    prelude::*,
+    seq_file::SeqFile,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    types::Opaque,
+};
 
 use crate::eventpoll::EventPoll;
+
+extern "C" {
+    // (`void *`: bindgen's `file_operations` reaches an empty struct, not FFI-safe to rustc.)
+    fn rust_epoll_is_eventpoll_fops(fop: *const core::ffi::c_void) -> bool;
+}
 
 /// `file_operations` are plain C data with raw pointers; this one is immutable and shared.
 #[repr(transparent)]
@@ -28,6 +46,11 @@ static FOPS: Fops = Fops(bindings::file_operations {
     open: Some(fops_open),
     release: Some(fops_release),
     unlocked_ioctl: Some(fops_ioctl),
+    // The arguments have the same layout for 32-bit programs (explicit sizes, pointers as
+    // 64-bit integers, `struct epoll_event` packed alike on x86): only the pointer argument
+    // needs `compat_ptr()`, as native epoll's `compat_ptr_ioctl`.
+    #[cfg(CONFIG_COMPAT)]
+    compat_ioctl: bindings::compat_ptr_ioctl,
     poll: Some(fops_poll),
     show_fdinfo: Some(fops_show_fdinfo),
     llseek: Some(bindings::noop_llseek),
@@ -83,30 +106,44 @@ impl PinnedDrop for Registration {
 /// The eventpoll of `file`, if it is one of ours (`is_file_epoll`). It lives as long as the
 /// file does.
 pub(crate) fn instance_of(file: &File) -> Option<&EventPoll> {
-    let f = file.as_ptr();
-    // SAFETY: `file` is alive; `f_op` is set before a file is published.
-    if !core::ptr::eq(unsafe { (*f).f_op }, &FOPS.0) {
-        return None;
-    }
-    // SAFETY: Our files' `private_data` is the eventpoll `fops_open` leaked, freed only by
-    // `fops_release`, i.e. after the last reference to the file, which `file` still is.
-    Some(unsafe { &*(*f).private_data.cast::<EventPoll>() })
+    // SAFETY: `file` is alive, and stays so for the returned borrow.
+    unsafe { instance_of_raw(file.as_ptr()) }
 }
 
-/// Whether `file` is a native epoll instance: an anonymous-inode file named `[eventpoll]`
-/// (`eventpoll_fops` is not exported, so its name is what a module can see).
+/// As [`instance_of`], for a raw file.
+///
+/// # Safety
+///
+/// `file` must be a live file (before its `->release()`), for all of `'a`.
+pub(crate) unsafe fn instance_of_raw<'a>(file: *mut bindings::file) -> Option<&'a EventPoll> {
+    // SAFETY: `file` is alive; `f_op` is set before a file is published.
+    if !core::ptr::eq(unsafe { (*file).f_op }, &FOPS.0) {
+        return None;
+    }
+    // SAFETY: Our files' `private_data` is an `Arc<EventPoll>` leaked by `fops_open`, put only
+    // by `fops_release`, i.e. after the file's last reference, which the caller's is not.
+    Some(unsafe { &*(*file).private_data.cast::<EventPoll>() })
+}
+
+/// `eventpoll_fops`, once a native epoll file has been seen (null before).
+static NATIVE_FOPS: Atomic<*const bindings::file_operations> = Atomic::new(core::ptr::null());
+
+/// Whether `file` is a native epoll instance (C's `is_file_epoll` for the kernel's own).
 pub(crate) fn is_native_epoll(file: &File) -> bool {
-    let f = file.as_ptr();
-    // SAFETY: `file` is alive, so are its dentry and the dentry's name.
-    let name = unsafe {
-        let dentry = (*f).__bindgen_anon_1.f_path.dentry;
-        let qstr = &(*dentry).__bindgen_anon_1.d_name;
-        core::slice::from_raw_parts(
-            qstr.name,
-            qstr.__bindgen_anon_1.__bindgen_anon_1.len as usize,
-        )
-    };
-    name == b"[eventpoll]"
+    // SAFETY: `file` is alive; `f_op` is set before a file is published, and points to a
+    // static table that outlives the file.
+    let fop = unsafe { (*file.as_ptr()).f_op };
+    let known = NATIVE_FOPS.load(Relaxed);
+    if !known.is_null() {
+        return core::ptr::eq(fop, known);
+    }
+    // Not learned yet: is this one? (A file whose `->poll` is `ep_eventpoll_poll`.)
+    // SAFETY: `fop` is a valid `file_operations` (above).
+    if unsafe { rust_epoll_is_eventpoll_fops(fop.cast()) } {
+        NATIVE_FOPS.store(fop, Relaxed);
+        return true;
+    }
+    false
 }
 
 /// The eventpoll behind a file of ours.
@@ -125,23 +162,22 @@ unsafe fn eventpoll<'a>(file: *mut bindings::file) -> &'a EventPoll {
 ///
 /// Called by the VFS (through `misc_open`) for a file being opened.
 unsafe extern "C" fn fops_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-    let user = crate::limits::User::of_opener(file);
-    match KBox::try_pin_init(EventPoll::new(user, file as usize), GFP_KERNEL_ACCOUNT) {
+    // SAFETY: `file` is being opened: its credentials are set.
+    let user = unsafe { crate::limits::User::of_opener(file) };
+    match EventPoll::new(user, file as usize) {
         Ok(ep) => {
-            // SAFETY: The eventpoll stays pinned: it is only turned back into a box, never
-            // moved, by `fops_release`.
-            let ep = KBox::into_raw(unsafe { Pin::into_inner_unchecked(ep) });
-            // SAFETY: Just allocated, valid and at its final address.
-            unsafe { (*ep).attach_view() };
-            // SAFETY: `open` may set the file's private data.
-            unsafe { (*file).private_data = ep.cast() };
+            ep.attach_view();
+            // SAFETY: `open` may set the file's private data; `fops_release` takes the
+            // reference back.
+            unsafe { (*file).private_data = Arc::into_raw(ep).cast_mut().cast() };
             0
         }
         Err(e) => e.to_errno(),
     }
 }
 
-/// `release`: the last reference to the file is gone; the eventpoll is freed (`ep_free`).
+/// `release`: the last reference to the file is gone; the eventpoll is emptied and the
+/// file's reference on it put (`ep_clear_and_put`).
 ///
 /// # Safety
 ///
@@ -150,13 +186,14 @@ unsafe extern "C" fn fops_release(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: `private_data` came from `KBox::into_raw` in `fops_open`, and nothing else can
-    // use it any more: this was the last reference to the file.
-    drop(unsafe { Pin::new_unchecked(KBox::from_raw((*file).private_data.cast::<EventPoll>())) });
+    // SAFETY: `private_data` came from `Arc::into_raw` in `fops_open`, and nothing else can
+    // use the file any more: this was its last reference.
+    let ep = unsafe { Arc::from_raw((*file).private_data.cast::<EventPoll>()) };
+    ep.clear();
     0
 }
 
-/// `unlocked_ioctl`: CTL and WAIT.
+/// `unlocked_ioctl`: CTL and WAIT (and `compat_ioctl`, through `compat_ptr_ioctl`).
 ///
 /// # Safety
 ///
@@ -189,5 +226,5 @@ unsafe extern "C" fn fops_poll(file: *mut bindings::file, pt: *mut bindings::pol
 unsafe extern "C" fn fops_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
     // SAFETY: The file is open for the duration of the call; `m` is valid and ours to print
     // to until we return.
-    unsafe { eventpoll(file).show_fdinfo(SeqFile::from_raw(m)) };
+    unsafe { crate::introspect::show_fdinfo(eventpoll(file), SeqFile::from_raw(m)) };
 }

@@ -1,66 +1,84 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! One watch: fs/eventpoll.c's `struct epitem`, `struct eppoll_entry`,
-//! `ep_ptable_queue_proc`, `ep_poll_callback` and `ep_unregister_pollwait`.
+//! `ep_ptable_queue_proc`, `ep_poll_callback`, `ep_item_poll` and `ep_unregister_pollwait`.
 //!
-//! An epitem embeds its rb-tree node, its ready-list link and, unlike C, room for the wait
-//! entries of the first [`INLINE_WAITS`] wait queues its target registers (a pipe registers
-//! two, most files one), so a watch is one allocation; further queues get boxed entries.
+//! An epitem embeds its rb-tree node, its ready-list link, its link on its file's list of
+//! watches and, unlike C, the wait entry of the first wait queue its target registers (most
+//! files register one); further queues (a pipe registers two) get boxed entries. Epitems come
+//! from their own slab cache (`cache.rs`), as C's `epi_cache`.
 //!
 //! Lifetime: the interest set owns each epitem (`rbtree.rs`). While an epitem has entries on
 //! a target's wait queues, `ep_poll_callback` may run on it at any time, in the waker's context
 //! (hard IRQ included) and under the target's queue lock. Dropping an epitem therefore first
 //! takes every entry off its queue (`remove_wait_queue` takes that same lock, so no callback
-//! is running on it afterwards) and then takes it off the ready list; only then is the memory
+//! is running on it afterwards) and then takes it off the ready lists; only then is the memory
 //! freed. The target file is not held: its wait queues outlive the entries because the
-//! file's release takes them off first (`release.rs`), except for queues torn down with
-//! `POLLFREE`, which the callback handles as C does.
+//! file's release takes them off first, under the lock that dropping the epitem also takes
+//! (`release.rs`), except for queues torn down with `POLLFREE`, which the callback handles as C
+//! does.
+//!
+//! Which lock guards which field is written on each field. `events` is the one field read
+//! without a lock (by the callback), as in C; it is written under `mtx`, and `ep_modify`'s
+//! `smp_mb()` orders the write against the re-poll that follows.
 
 use core::{
     cell::UnsafeCell,
     ffi::{c_int, c_uint, c_void},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering},
 };
 use kernel::{
     bindings,
+    bindings::list_head,
     fs::File,
     prelude::*,
-    sync::{aref::ARef, rcu},
+    sync::{
+        aref::ARef,
+        atomic::{Acquire, Atomic, Relaxed, Release},
+    },
     types::Opaque,
 };
 
 use crate::{
     eventpoll::EventPoll,
+    list::{init_list_head, list_del_init},
     rbtree::FileFd,
-    ready::{list_del_init, list_init},
     release,
     uapi::*,
     waitqueue::{self, PollTable},
+    wakeup::WakeupSource,
 };
-
-/// Wait entries embedded in each epitem; more are boxed.
-pub(crate) const INLINE_WAITS: usize = 2;
 
 /// Flag: the target is a native epoll instance (see `EventPoll::poll`).
 const NATIVE_EPOLL: u8 = 1;
-/// Flag: the target is one of our instances (its nesting edge is keyed by this item).
+/// Flag: the target is one of our instances.
 const INSTANCE: u8 = 2;
+
+extern "C" {
+    // (`file` as `void *`: bindgen's `struct file` holds an empty struct, which rustc does not
+    // call FFI-safe.)
+    fn rust_epoll_item_poll(
+        file: *mut c_void,
+        state: *const i8,
+        pt: *mut bindings::poll_table,
+    ) -> c_uint;
+}
 
 /// A wait queue that a watch's target registered: fs/eventpoll.c's `struct eppoll_entry`.
 #[repr(C)]
 pub(crate) struct EppollEntry {
     /// Our entry on the target's queue; its `private` points at the owning [`Epitem`].
     wait: Opaque<bindings::wait_queue_entry>,
-    /// The queue `wait` is on, or null when unused or after `POLLFREE` removed it.
-    whead: AtomicPtr<bindings::wait_queue_head>,
+    /// The queue `wait` is on, or null when unused or after `POLLFREE` removed it. Written
+    /// under the queue's lock (release by the callback, see there), read by `unhook`.
+    whead: Atomic<*mut bindings::wait_queue_head>,
 }
 
 impl EppollEntry {
     const fn new() -> Self {
         Self {
             wait: Opaque::uninit(),
-            whead: AtomicPtr::new(ptr::null_mut()),
+            whead: Atomic::new(ptr::null_mut()),
         }
     }
 
@@ -80,7 +98,7 @@ impl EppollEntry {
                 ptr::from_ref(epi).cast_mut().cast(),
             )
         };
-        self.whead.store(whead, Ordering::Relaxed);
+        self.whead.store(whead, Relaxed);
         // SAFETY: `whead` is live and `wait` initialised; the caller keeps `wait` in place.
         unsafe {
             if exclusive {
@@ -95,19 +113,22 @@ impl EppollEntry {
     fn unhook(&self) {
         // A `POLLFREE` wake-up may clear `whead` and free the queue after an RCU grace period;
         // the read lock keeps the queue alive between the load and `remove_wait_queue`.
-        let _rcu = rcu::read_lock();
-        let whead = self.whead.load(Ordering::Acquire);
+        let _rcu = kernel::sync::rcu::read_lock();
+        // Acquire: pairs with the callback's release store of null (the POLLFREE handshake of
+        // fs/eventpoll.c's `ep_remove_wait_queue`, `smp_load_acquire(&pwq->whead)`).
+        let whead = self.whead.load(Acquire);
         if !whead.is_null() {
             // SAFETY: `whead` is non-null, so the entry is on that queue, which is alive: the
-            // target file is held, and a queue freed by `POLLFREE` clears `whead` first and
-            // waits for RCU readers such as this one.
+            // caller holds the bucket lock that the target's release waits for before the file
+            // frees its queues (`release.rs`), and a queue freed by `POLLFREE` clears `whead`
+            // first and waits for RCU readers such as this one.
             unsafe { bindings::remove_wait_queue(whead, self.wait.get()) };
-            self.whead.store(ptr::null_mut(), Ordering::Relaxed);
+            self.whead.store(ptr::null_mut(), Relaxed);
         }
     }
 }
 
-/// A wait entry past the inline ones: a singly linked chain, 8 bytes in the epitem.
+/// A wait entry past the inline one: a singly linked chain, 8 bytes in the epitem.
 pub(crate) struct OverflowEntry {
     entry: EppollEntry,
     next: Option<Pin<KBox<OverflowEntry>>>,
@@ -116,64 +137,69 @@ pub(crate) struct OverflowEntry {
 /// One watch: fs/eventpoll.c's `struct epitem`.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Epitem {
-    /// Node in the interest set; owned by `EventPoll::mtx`.
+    /// Node in the interest set; under `EventPoll::mtx`.
     #[pin]
     rbn: Opaque<bindings::rb_node>,
-    /// Link on the ready list or the transfer list; under `EventPoll::ready`.
+    /// Link on the ready, transfer or released list; under `EventPoll::ready`.
     #[pin]
-    rdllink: Opaque<bindings::list_head>,
+    rdllink: Opaque<list_head>,
+    /// Link on the target file's list of watches (`fllink`); under its bucket lock.
+    #[pin]
+    fllink: Opaque<list_head>,
     /// The target's address (`ffd.file`), without a reference: see `release.rs` for when it
     /// may be followed.
     file: usize,
-    /// The fd the target was added by (`ffd.fd`): part of the key, reported in fdinfo.
-    fd: i32,
     /// The eventpoll this item belongs to (`epi->ep`); it outlives its items.
     ep: NonNull<EventPoll>,
-    /// Requested events (`epi->event.events`). Written under `mtx`, read by the callback.
-    events: AtomicU32,
-    /// The user's data (`epi->event.data`).
-    data: AtomicU64,
-    /// The events of the last wake-up or poll that found some (for the debugfs view).
-    last_seen: AtomicU32,
-    /// The wait queues the target registered (`epi->pwqlist`); written only while the target
-    /// is polled with our queue procedure in `ep_insert`, under `mtx`.
-    #[pin]
-    pwqs: [EppollEntry; INLINE_WAITS],
-    /// Entries past `INLINE_WAITS`, newest first: under `mtx`.
-    more: UnsafeCell<Option<Pin<KBox<OverflowEntry>>>>,
-    /// How many inline entries are hooked: under `mtx`.
-    nwait: UnsafeCell<u8>,
+    /// The user's data (`epi->event.data`); under `mtx`.
+    data: UnsafeCell<u64>,
+    /// Requested events (`epi->event.events`). Written under `mtx`; read by the callback
+    /// without a lock, and by `mtx` holders.
+    events: Atomic<u32>,
+    /// The fd the target was added by (`ffd.fd`): part of the key, reported in fdinfo.
+    fd: i32,
+    /// The events of the last wake-up or report that found some (for the debugfs view);
+    /// under `ready`.
+    last_seen: UnsafeCell<u32>,
+    /// Where the watch is in the release protocol (`release::state`).
+    pub(crate) state: Atomic<i8>,
+    /// [`NATIVE_EPOLL`], [`INSTANCE`]: set at creation.
+    flags: u8,
+    /// Whether `pwq` is hooked; under `mtx` while hooking, read-only afterwards.
+    hooked: UnsafeCell<bool>,
     /// Set when registering on a queue failed (out of memory): the insert is undone.
     failed: UnsafeCell<bool>,
-    /// [`NATIVE_EPOLL`], [`INSTANCE`]: one byte, so that a watch fits kmalloc-192.
-    flags: AtomicU8,
-    /// Where the watch is in the release protocol (`release::state`); under `release::RELEASE`.
-    pub(crate) state: AtomicU8,
-    /// The next epitem in the index bucket or, once released, on the eventpoll's released
-    /// list; under `release::RELEASE`.
-    pub(crate) flnext: AtomicPtr<Epitem>,
+    /// The first wait queue the target registered (in C, a `pwqlist` entry).
+    #[pin]
+    pwq: EppollEntry,
+    /// Entries past the first, newest first: under `mtx` while hooking, read-only afterwards.
+    more: UnsafeCell<Option<Pin<KBox<OverflowEntry>>>>,
+    /// The wakeup source of an EPOLLWAKEUP watch (`epi->ws`): see `wakeup.rs`.
+    pub(crate) ws: WakeupSource,
 }
 
-// SAFETY: Fields shared with `ep_poll_callback` are atomics or behind the ready lock; the
-// rest is only touched under the eventpoll's `mtx`. `ep` points to a `Sync` eventpoll.
+// SAFETY: Every field is atomic, immutable after creation, or guarded by the lock named on it
+// (a `list_head`/`rb_node` only through the functions of its lock); `ep` points to an
+// eventpoll, which is `Sync`.
 unsafe impl Send for Epitem {}
 // SAFETY: As above.
 unsafe impl Sync for Epitem {}
 
 impl Epitem {
-    /// A new, unhooked watch of `file` (added as `fd`) for `ep`.
+    /// A new, unhooked watch of `file` (added as `fd`) for `ep`; `child` is the target's
+    /// eventpoll when it is one of ours.
     pub(crate) fn new<'a>(
         ep: &'a EventPoll,
         file: &File,
         fd: i32,
         events: u32,
         data: u64,
-        native_epoll: bool,
+        child: Option<&EventPoll>,
     ) -> impl PinInit<Self, Error> + use<'a> {
-        let flags = if native_epoll {
-            NATIVE_EPOLL
-        } else if crate::device::instance_of(file).is_some() {
+        let flags = if child.is_some() {
             INSTANCE
+        } else if crate::device::is_native_epoll(file) {
+            NATIVE_EPOLL
         } else {
             0
         };
@@ -181,20 +207,22 @@ impl Epitem {
         try_pin_init!(Self {
             rbn: Opaque::uninit(),
             // SAFETY: `slot` is valid for writes.
-            rdllink <- Opaque::ffi_init(|slot| unsafe { list_init(slot) }),
+            rdllink <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
+            // SAFETY: As above.
+            fllink <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             file,
-            fd,
             ep: NonNull::from(ep),
-            events: AtomicU32::new(events),
-            data: AtomicU64::new(data),
-            last_seen: AtomicU32::new(0),
-            pwqs: [EppollEntry::new(), EppollEntry::new()],
-            more: UnsafeCell::new(None),
-            nwait: UnsafeCell::new(0),
+            data: UnsafeCell::new(data),
+            events: Atomic::new(events),
+            fd,
+            last_seen: UnsafeCell::new(0),
+            state: Atomic::new(release::state::NEW),
+            flags,
+            hooked: UnsafeCell::new(false),
             failed: UnsafeCell::new(false),
-            flags: AtomicU8::new(flags),
-            state: AtomicU8::new(release::state::NEW),
-            flnext: AtomicPtr::new(ptr::null_mut()),
+            pwq: EppollEntry::new(),
+            more: UnsafeCell::new(None),
+            ws: WakeupSource::none(),
         }? Error)
     }
 
@@ -216,36 +244,64 @@ impl Epitem {
         self.fd
     }
 
-    /// Requested events.
-    pub(crate) fn events(&self) -> u32 {
-        self.events.load(Ordering::Relaxed)
+    /// Requested events, read by an `mtx` holder.
+    pub(crate) fn events(&self, _mtx: &crate::rbtree::RbTree) -> u32 {
+        // SAFETY: Writers hold `mtx`, which the caller holds too (the tree is the proof), so
+        // nothing writes concurrently; concurrent readers only read.
+        unsafe { *self.events.as_ptr() }
     }
 
-    /// The user's data.
-    pub(crate) fn data(&self) -> u64 {
-        self.data.load(Ordering::Relaxed)
+    /// Requested events, read without `mtx` (the debugfs view, the callback).
+    pub(crate) fn events_lockless(&self) -> u32 {
+        self.events.load(Relaxed)
     }
 
-    /// Sets events and data (`ep_modify`; caller holds `mtx`). The full barrier orders the
-    /// store against the re-poll that follows, pairing with the callback's read (as the
-    /// `smp_mb()` in C's `ep_modify`).
-    pub(crate) fn set_event(&self, events: u32, data: u64) {
-        self.data.store(data, Ordering::Relaxed);
-        self.events.store(events, Ordering::SeqCst);
+    /// The user's data, read by an `mtx` holder.
+    pub(crate) fn data(&self, _mtx: &crate::rbtree::RbTree) -> u64 {
+        // SAFETY: Under `mtx` (the tree is the proof), which every writer holds.
+        unsafe { *self.data.get() }
     }
 
-    /// The events of the last wake-up or poll that reported some.
-    pub(crate) fn last_seen(&self) -> u32 {
-        self.last_seen.load(Ordering::Relaxed)
+    /// `ep_modify`'s update: new events and data. The caller issues C's `smp_mb()` before it
+    /// re-polls (see `ctl.rs`).
+    pub(crate) fn set_event(&self, _mtx: &crate::rbtree::RbTree, events: u32, data: u64) {
+        // SAFETY: Under `mtx` (the tree is the proof), which every reader and writer of `data`
+        // holds.
+        unsafe { *self.data.get() = data };
+        self.events.store(events, Relaxed);
+    }
+
+    /// Disarms a one-shot watch after its report (`epi->event.events &= EP_PRIVATE_BITS`).
+    pub(crate) fn disarm(&self, mtx: &crate::rbtree::RbTree) {
+        self.events
+            .store(self.events(mtx) & EP_PRIVATE_BITS, Relaxed);
+    }
+
+    /// The events of the last wake-up or report that found some.
+    pub(crate) fn last_seen(&self, _ready: &crate::ready::ReadyList) -> u32 {
+        // SAFETY: Under `ready` (the list is the proof), which every writer holds.
+        unsafe { *self.last_seen.get() }
+    }
+
+    /// Records events seen for the debugfs view.
+    pub(crate) fn set_last_seen(&self, _ready: &crate::ready::ReadyList, events: u32) {
+        // SAFETY: Under `ready` (the list is the proof).
+        unsafe { *self.last_seen.get() = events };
     }
 
     /// Whether the target is one of our instances.
     pub(crate) fn targets_instance(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & INSTANCE != 0
+        self.flags & INSTANCE != 0
+    }
+
+    /// Whether the target is a native epoll instance.
+    pub(crate) fn targets_native_epoll(&self) -> bool {
+        self.flags & NATIVE_EPOLL != 0
     }
 
     /// The target instance, from inside its wake-up of its pollers, which the callback is
     /// (see `EventPoll::item_ready`); `None` if the target is not one of ours.
+    #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
     pub(crate) fn waking_instance(&self) -> Option<&EventPoll> {
         if !self.targets_instance() {
             return None;
@@ -254,26 +310,20 @@ impl Epitem {
         // SAFETY: The target instance is waking its `poll_wait`, where this item's entry is:
         // its file is not released (release unhooks the entry first, under that queue's lock,
         // which the wake-up holds), and an instance's `private_data` is its eventpoll, which
-        // lives as long as the file.
+        // lives at least as long as the file.
         Some(unsafe { &*(*f).private_data.cast::<EventPoll>() })
-    }
-
-    /// Whether the target is a native epoll instance.
-    pub(crate) fn targets_native_epoll(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & NATIVE_EPOLL != 0
-    }
-
-    /// Disarms a one-shot watch after its report: only the private bits remain.
-    pub(crate) fn disarm(&self) {
-        self.events.fetch_and(EP_PRIVATE_BITS, Ordering::Relaxed);
     }
 
     pub(crate) fn rbn(&self) -> *mut bindings::rb_node {
         self.rbn.get()
     }
 
-    pub(crate) fn rdllink(&self) -> *mut bindings::list_head {
+    pub(crate) fn rdllink(&self) -> *mut list_head {
         self.rdllink.get()
+    }
+
+    pub(crate) fn fllink(&self) -> *mut list_head {
+        self.fllink.get()
     }
 
     /// The epitem that embeds `node`.
@@ -291,33 +341,51 @@ impl Epitem {
     /// # Safety
     ///
     /// `link` must be the `rdllink` of a live `Epitem`.
-    pub(crate) unsafe fn from_rdllink(link: *mut bindings::list_head) -> NonNull<Epitem> {
+    pub(crate) unsafe fn from_rdllink(link: *mut list_head) -> NonNull<Epitem> {
         // SAFETY: `rdllink` is a field of `Epitem`; the result is non-null as `link` is.
         unsafe {
             NonNull::new_unchecked(link.byte_sub(core::mem::offset_of!(Epitem, rdllink)).cast())
         }
     }
 
+    /// The epitem that embeds `link`.
+    ///
+    /// # Safety
+    ///
+    /// `link` must be the `fllink` of an `Epitem` that lives for `'a`.
+    pub(crate) unsafe fn from_fllink<'a>(link: *mut list_head) -> &'a Epitem {
+        // SAFETY: `fllink` is a field of `Epitem`; alive for `'a` (caller's contract).
+        unsafe {
+            &*link
+                .byte_sub(core::mem::offset_of!(Epitem, fllink))
+                .cast::<Epitem>()
+        }
+    }
+
     pub(crate) fn ep(&self) -> &EventPoll {
         // SAFETY: The eventpoll outlives its items (it empties its interest set before it is
-        // freed), and it is pinned.
+        // freed, see `EventPoll::clear`), and it is pinned.
         unsafe { self.ep.as_ref() }
     }
 
     /// Polls the target for its current events, masked by the requested ones (`ep_item_poll`
-    /// without a queue procedure). A target being released has none. `depth` is the nesting
-    /// depth of the `mtx` the caller holds (see `mutex.rs`).
-    pub(crate) fn poll(&self, depth: u32) -> u32 {
+    /// without a queue procedure). A target being released has none. Caller holds `mtx` at
+    /// nesting `depth` (see `mutex.rs`), the tree being the proof.
+    pub(crate) fn poll(&self, mtx: &crate::rbtree::RbTree, depth: u32) -> u32 {
+        let events = self.events(mtx);
+        let mut pt = PollTable::new(None, events);
+        if !self.targets_instance() {
+            // One call for C's `epi_fget()` + `vfs_poll()` + `fput()` (see `helpers.c`).
+            // SAFETY: `file` and `state` are this watch's; the helper dereferences the file
+            // only once it holds a reference, taken as `get_file` does.
+            return unsafe {
+                rust_epoll_item_poll(self.file as *mut c_void, self.state.as_ptr(), pt.as_raw())
+            } & events;
+        }
         let Some(file) = self.get_file() else {
             return 0;
         };
-        let events = self.events();
-        let mut pt = PollTable::new(None, events);
-        let revents = poll_file(&file, &mut pt, depth) & events;
-        if revents != 0 {
-            self.last_seen.store(revents, Ordering::Relaxed);
-        }
-        revents
+        poll_file(&file, &mut pt, depth) & events
     }
 
     /// Polls the target with our queue procedure, so that it hooks this item onto each of its
@@ -326,17 +394,14 @@ impl Epitem {
     /// it unhooks it).
     ///
     /// Caller holds `mtx` (at `depth`) and a reference on `file`, the target; the item is in
-    /// the interest set, where it stays pinned, and in the release index.
-    pub(crate) fn hook(&self, file: &File, depth: u32) -> Result<u32> {
-        let events = self.events();
+    /// the interest set, where it stays pinned, and on its file's list.
+    pub(crate) fn hook(&self, mtx: &crate::rbtree::RbTree, file: &File, depth: u32) -> Result<u32> {
+        let events = self.events(mtx);
         let mut epq = EpPqueue {
             pt: PollTable::new(Some(ep_ptable_queue_proc), events),
             epi: self,
         };
         let revents = poll_file(file, &mut epq.pt, depth) & events;
-        if revents != 0 {
-            self.last_seen.store(revents, Ordering::Relaxed);
-        }
         // SAFETY: `failed` is only touched under `mtx`, which our caller holds.
         if unsafe { *self.failed.get() } {
             return Err(ENOMEM);
@@ -345,16 +410,15 @@ impl Epitem {
     }
 
     /// Takes every entry off its wait queue (`ep_unregister_pollwait`). Called once, under
-    /// `release::RELEASE`, by whichever of the target's release and the item's drop comes
-    /// first.
+    /// the bucket lock, by whichever of the target's release and the item's drop comes first.
     pub(crate) fn unhook(&self) {
-        // SAFETY: `nwait` and `more` are written only by `queue` during `hook`, which ends
+        // SAFETY: `hooked` and `more` are written only by `queue` during `hook`, which ends
         // before the item's `ctl` returns its reference on the target; until then neither
         // release (the target is held) nor drop (`mtx` is held) can be here. Afterwards they
         // are only read.
-        let (nwait, mut more) = unsafe { (*self.nwait.get(), (*self.more.get()).as_deref()) };
-        for pwq in self.pwqs.iter().take(usize::from(nwait)) {
-            pwq.unhook();
+        let (hooked, mut more) = unsafe { (*self.hooked.get(), (*self.more.get()).as_deref()) };
+        if hooked {
+            self.pwq.unhook();
         }
         while let Some(o) = more {
             o.entry.unhook();
@@ -368,11 +432,11 @@ impl Epitem {
     ///
     /// Called only from `ep_ptable_queue_proc` during [`Self::hook`] (so under `mtx`), with a
     /// live `whead`.
-    unsafe fn queue(&self, whead: *mut bindings::wait_queue_head) {
+    unsafe fn queue(&self, whead: *mut bindings::wait_queue_head, events: u32) {
         // SAFETY: Under `mtx` (caller's contract): exclusive access to these cells.
-        let (nwait, more, failed) = unsafe {
+        let (hooked, more, failed) = unsafe {
             (
-                &mut *self.nwait.get(),
+                &mut *self.hooked.get(),
                 &mut *self.more.get(),
                 &mut *self.failed.get(),
             )
@@ -380,10 +444,10 @@ impl Epitem {
         if *failed {
             return;
         }
-        let exclusive = self.events() & EPOLLEXCLUSIVE != 0;
-        let pwq: &EppollEntry = if let Some(pwq) = self.pwqs.get(usize::from(*nwait)) {
-            *nwait += 1;
-            pwq
+        let exclusive = events & EPOLLEXCLUSIVE != 0;
+        let pwq: &EppollEntry = if !*hooked {
+            *hooked = true;
+            &self.pwq
         } else {
             let entry = OverflowEntry {
                 entry: EppollEntry::new(),
@@ -405,16 +469,13 @@ impl Epitem {
 
 #[pinned_drop]
 impl PinnedDrop for Epitem {
+    /// `ep_remove`: first no callback can run on the item and the target's release cannot
+    /// find it, then it is off the ready lists: after both, nothing but this owner refers to
+    /// it.
     fn drop(self: Pin<&mut Self>) {
-        // First no callback can run on the item and the target's release cannot find it,
-        // then it is off the ready list: after both, nothing but this owner refers to it.
         release::forget(&self);
         self.ep().ready.lock().as_mut().remove(&self);
         self.ep().user.uncharge();
-        if self.targets_instance() {
-            // A no-op if the insert failed before the edge was added.
-            crate::nesting::remove_edge(&self);
-        }
     }
 }
 
@@ -449,8 +510,10 @@ unsafe extern "C" fn ep_ptable_queue_proc(
     // SAFETY: `pt` is the first field of a `repr(C)` `EpPqueue` (`PollTable` is transparent),
     // alive for the duration of `vfs_poll`, which is calling us.
     let epq = unsafe { &*pt.cast::<EpPqueue<'_>>() };
+    // SAFETY: `_key` holds the requested events (set by `PollTable::new`).
+    let events = unsafe { (*pt)._key };
     // SAFETY: We are inside `Epitem::hook` (under `mtx`) and `whead` is live.
-    unsafe { epq.epi.queue(whead) };
+    unsafe { epq.epi.queue(whead, events) };
 }
 
 /// The wake function of every wait entry (`ep_poll_callback`): runs when a target wakes one
@@ -464,7 +527,7 @@ unsafe extern "C" fn ep_ptable_queue_proc(
 unsafe extern "C" fn ep_poll_callback(
     wait: *mut bindings::wait_queue_entry,
     _mode: c_uint,
-    _sync: c_int,
+    sync: c_int,
     key: *mut c_void,
 ) -> c_int {
     // The key is a poll mask cast to a pointer (`key_to_poll`); it fits in 32 bits.
@@ -473,15 +536,12 @@ unsafe extern "C" fn ep_poll_callback(
     // time on the queue (it unhooks before it is freed; unhooking takes the queue lock that
     // our caller holds).
     let epi = unsafe { &*(*wait).private.cast::<Epitem>() };
-    let events = epi.events();
+    let events = epi.events_lockless();
     let mut ewake = 0;
-    if pollflags != 0 {
-        epi.last_seen.store(pollflags, Ordering::Relaxed);
-    }
 
     // A disarmed one-shot item, or a wake-up for events it does not want, is ignored.
     if events & !EP_PRIVATE_BITS != 0 && (pollflags == 0 || pollflags & events != 0) {
-        let woke_waiter = epi.ep().item_ready(epi);
+        let woke_waiter = epi.ep().item_ready(epi, pollflags, sync != 0);
         if woke_waiter && events & EPOLLEXCLUSIVE != 0 && pollflags & POLLFREE == 0 {
             // With EPOLLEXCLUSIVE, tell the waker we consumed its wake-up only when the event
             // is one this item asked for, so that it wakes the next exclusive entry otherwise.
@@ -499,8 +559,10 @@ unsafe extern "C" fn ep_poll_callback(
 
     if pollflags & POLLFREE != 0 {
         // The queue is being freed (e.g. signalfd's at exec or exit). Leave it now and clear
-        // `whead` with release semantics: the owner may free the queue after an RCU grace
-        // period, and `unhook` must then see null and not touch it.
+        // `whead` with release semantics (C's `smp_store_release(&pwq->whead, NULL)`): the
+        // owner may free the queue after an RCU grace period, and `unhook` must then see null
+        // and not touch it. `list_del_init` tolerates a second delete by an `unhook` that
+        // loaded `whead` before this store and waits for the queue lock we hold.
         // SAFETY: `wait` is on the queue whose lock our caller holds; `__wake_up_common`
         // tolerates the current entry removing itself. `EppollEntry` is `repr(C)` with `wait`
         // first, and `Opaque` is transparent, so the cast finds its entry.
@@ -508,11 +570,12 @@ unsafe extern "C" fn ep_poll_callback(
             list_del_init(ptr::addr_of_mut!((*wait).entry));
             (*wait.cast::<EppollEntry>())
                 .whead
-                .store(ptr::null_mut(), Ordering::Release);
+                .store(ptr::null_mut(), Release);
         }
     }
     ewake
 }
-// A watch with its two inline wait entries fits kmalloc-192 (native epoll: a 128-byte epitem
-// plus a 48-byte eppoll_entry per wait queue, from their own caches).
-const _: () = assert!(core::mem::size_of::<Epitem>() <= 192);
+
+// A watch with its inline wait entry, its file's share of a per-file head, and the wakeup
+// source pointer stays within native epoll's 128-byte epitem plus one 48-byte eppoll_entry.
+const _: () = assert!(core::mem::size_of::<Epitem>() <= 176);

@@ -11,29 +11,65 @@
  *   __wake_up_locked_key(), as fs/eventpoll.c's ep_poll_safewake() does.
  * - The file release hook (for release.rs): fs/eventpoll.c is called by __fput() through
  *   eventpoll_release(); a module is not, so an ftrace callback on __fput() calls
- *   release.rs instead, and the try-get of a file's reference that epi_fget() does is
- *   file_ref_get(), static inline.
+ *   release.rs instead, and checks that it is still being called (see below).
+ * - Polling a watch (for epitem.rs, release.rs): epi_fget()'s file_ref_get() and vfs_poll()
+ *   are static inline; ep_item_poll() is done here in one call (try-get, poll, put).
+ * - Reporting events (for wait.rs): epoll_put_uevent() is static inline; records are written
+ *   as native epoll writes them, two stores in one user-access section each.
+ * - spin_trylock_irqsave() (for irqlock.rs) and fatal_signal_pending() are static inline.
+ * - EPOLLWAKEUP (for wakeup.rs): a wakeup source named after a dentry needs a name snapshot.
+ * - Native epoll's files (for device.rs): eventpoll_fops is static; its ->poll is recognised
+ *   by name, through kallsyms.
  */
+#include <linux/anon_inodes.h>
+#include <linux/dcache.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/eventpoll.h>
 #include <linux/ftrace.h>
+#include <linux/jiffies.h>
+#include <linux/kallsyms.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/device.h>	/* pm_wakeup.h: wakeup_source_register() */
+#include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #if !IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)
 #error "rust-epoll's file release hook needs CONFIG_FUNCTION_TRACER with DYNAMIC_FTRACE_WITH_ARGS"
 #endif
+#if !IS_ENABLED(CONFIG_KALLSYMS)
+#error "rust-epoll recognises native epoll files by their ->poll's name: it needs CONFIG_KALLSYMS"
+#endif
 
-/* Called from sigmask.rs and release.rs, which declare them again on their side. */
+/* release.rs's state::INDEXED: a watch on its file's list, hooked on its queues. */
+#define RUST_EPOLL_INDEXED 1
+
+/* Called from Rust, which declares them again on its side. */
 int rust_epoll_set_user_sigmask(const sigset_t __user *umask, size_t sigsetsize);
 void rust_epoll_restore_sigmask_unless(bool interrupted);
 void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass);
-void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass);
+void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass,
+			       u8 *nests);
 int rust_epoll_release_hook_register(void);
 void rust_epoll_release_hook_unregister(void);
-bool rust_epoll_file_try_get(struct file *file);
+int rust_epoll_release_hook_check(void);
+unsigned long rust_epoll_release_hook_calls(void);
+bool rust_epoll_epi_fget(struct file *file, const s8 *state);
+__poll_t rust_epoll_item_poll(struct file *file, const s8 *state, poll_table *pt);
+size_t rust_epoll_put_events(struct epoll_event __user *uevents,
+			     const struct epoll_event *records, size_t n);
+bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
+bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
+bool rust_epoll_fatal_signal_pending(void);
+#ifdef CONFIG_PM_SLEEP
+struct wakeup_source *rust_epoll_wakeup_source_for(struct file *file);
+#endif
 
 /* Implemented in release.rs. */
 void rust_epoll_file_release(struct file *file);
@@ -74,6 +110,23 @@ void rust_epoll_restore_sigmask_unless(bool interrupted)
 }
 
 /*
+ * The hook's own health. ftrace can stop calling its callbacks behind our back: an internal
+ * ftrace error calls ftrace_kill(), which no ops flag prevents (FTRACE_OPS_FL_PERMANENT only
+ * blocks the sysctl), and after which ops can no longer be unregistered either. A release the
+ * hook misses leaves our wait entries on freed queues, so before each ADD the module checks
+ * that the hook is still being called: cheaply, when it has seen a release in the last 100 ms
+ * (every close in the system is one); otherwise by releasing a file of its own and watching
+ * the hook see it. Once the hook is found dead, every ADD is refused, and the module pins
+ * itself in memory (its ftrace ops can no longer be unregistered).
+ */
+static unsigned long hook_last_call;	/* jiffies of the hook's last call */
+static unsigned long hook_calls;	/* calls seen, for the debugfs view */
+static struct file *probe_file;		/* the file a probe is releasing, or NULL */
+static bool probe_seen;			/* the hook saw probe_file */
+static bool hook_dead;
+static DEFINE_MUTEX(probe_lock);
+
+/*
  * Runs at the entry of every __fput(), in the releasing task's context, before the file's
  * ->release() can free its wait queues: the place of eventpoll_release(). Called directly by
  * the ftrace trampoline (no FTRACE_OPS_FL_RECURSION: ftrace's recursion guard would skip a
@@ -83,8 +136,16 @@ void rust_epoll_restore_sigmask_unless(bool interrupted)
 static void notrace rust_epoll_fput_hook(unsigned long ip, unsigned long parent_ip,
 					 struct ftrace_ops *op, struct ftrace_regs *fregs)
 {
+	struct file *file = (struct file *)ftrace_regs_get_argument(fregs, 0);
+
 	preempt_disable_notrace();
-	rust_epoll_file_release((struct file *)ftrace_regs_get_argument(fregs, 0));
+	/* At most one store per jiffy: the line is shared by every close in the system. */
+	if (READ_ONCE(hook_last_call) != jiffies)
+		WRITE_ONCE(hook_last_call, jiffies);
+	data_race(hook_calls++);	/* a statistic: a lost increment is harmless */
+	if (unlikely(file == READ_ONCE(probe_file)))
+		WRITE_ONCE(probe_seen, true);
+	rust_epoll_file_release(file);
 	preempt_enable_notrace();
 }
 
@@ -97,6 +158,50 @@ static struct ftrace_ops rust_epoll_fput_ops = {
 	.flags = FTRACE_OPS_FL_PERMANENT,
 };
 
+static const struct file_operations probe_fops = {
+	.owner = THIS_MODULE,
+};
+
+/* Releases a file of our own and reports whether the hook saw it. */
+static bool probe_hook(void)
+{
+	struct file *file;
+	bool seen;
+
+	file = anon_inode_getfile("[rust_epoll_probe]", &probe_fops, NULL, O_RDONLY);
+	if (IS_ERR(file))
+		return true;	/* no verdict without a file: the recent past stands */
+	mutex_lock(&probe_lock);
+	WRITE_ONCE(probe_seen, false);
+	WRITE_ONCE(probe_file, file);
+	__fput_sync(file);	/* the last reference: __fput() runs now, in this task */
+	WRITE_ONCE(probe_file, NULL);
+	seen = READ_ONCE(probe_seen);
+	mutex_unlock(&probe_lock);
+	return seen;
+}
+
+/* 0 if the hook is being called, -EIO if it is not (and from then on). May sleep. */
+int rust_epoll_release_hook_check(void)
+{
+	if (READ_ONCE(hook_dead))
+		return -EIO;
+	if (time_before(jiffies, READ_ONCE(hook_last_call) + HZ / 10) || probe_hook())
+		return 0;
+	if (!xchg(&hook_dead, true)) {
+		pr_err("rust_epoll: ftrace no longer calls the __fput hook (ftrace killed?): new watches are refused and the module stays loaded\n");
+		__module_get(THIS_MODULE);
+	}
+	return -EIO;
+}
+
+unsigned long rust_epoll_release_hook_calls(void)
+{
+	return data_race(hook_calls);
+}
+
+void rust_epoll_release_hook_unregister(void);
+
 int rust_epoll_release_hook_register(void)
 {
 	static unsigned char name[] = "__fput";
@@ -106,9 +211,17 @@ int rust_epoll_release_hook_register(void)
 	if (err)
 		return err;
 	err = register_ftrace_function(&rust_epoll_fput_ops);
-	if (err)
+	if (err) {
 		ftrace_free_filter(&rust_epoll_fput_ops);
-	return err;
+		return err;
+	}
+	/* The hook must see a release now, or no watch could be made safely. */
+	if (!probe_hook()) {
+		pr_err("rust_epoll: the __fput hook did not see a file's release\n");
+		rust_epoll_release_hook_unregister();
+		return -EIO;
+	}
+	return 0;
 }
 
 /* Returns once no call of the hook is running (unregister_ftrace_function synchronises). */
@@ -119,13 +232,96 @@ void rust_epoll_release_hook_unregister(void)
 }
 
 /*
- * epi_fget()'s file_ref_get(): a reference on a file unless its last one is gone. Full
- * ordering on success. The caller ensures @file is still a struct file (RCU, see release.rs).
+ * epi_fget(): a reference on a watch's target unless its release has begun. @state is the
+ * watch's release state, set away from INDEXED (with release ordering) by the release hook
+ * before __fput() frees the file. The RCU read section keeps @file's memory a struct file
+ * (SLAB_TYPESAFE_BY_RCU) from the state check to the try-get; file_ref_get() is fully ordered
+ * on success, so if the memory has been reused by a new file since, the release that marked
+ * the watch came before and is seen by the second check.
  */
-bool rust_epoll_file_try_get(struct file *file)
+bool rust_epoll_epi_fget(struct file *file, const s8 *state)
 {
-	return file_ref_get(&file->f_ref);
+	bool got = false;
+
+	rcu_read_lock();
+	if (smp_load_acquire(state) == RUST_EPOLL_INDEXED && file_ref_get(&file->f_ref)) {
+		if (READ_ONCE(*state) == RUST_EPOLL_INDEXED)
+			got = true;
+		else
+			fput(file);
+	}
+	rcu_read_unlock();
+	return got;
 }
+
+/* ep_item_poll() for a target that is not one of our instances: 0 if it is being released. */
+__poll_t rust_epoll_item_poll(struct file *file, const s8 *state, poll_table *pt)
+{
+	__poll_t res;
+
+	if (!rust_epoll_epi_fget(file, state))
+		return 0;
+	res = vfs_poll(file, pt);
+	fput(file);
+	return res;
+}
+
+/* Writes @n records as ep_send_events() does; returns how many fit before a fault. */
+size_t rust_epoll_put_events(struct epoll_event __user *uevents,
+			     const struct epoll_event *records, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uevents = epoll_put_uevent(records[i].events, records[i].data, uevents);
+		if (!uevents)
+			break;
+	}
+	return i;
+}
+
+bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
+{
+	unsigned long f;
+
+	if (!spin_trylock_irqsave(lock, f))
+		return false;
+	*flags = f;
+	return true;
+}
+
+/*
+ * Whether @fop is native epoll's eventpoll_fops, which is static: its ->poll is
+ * ep_eventpoll_poll(), by name. device.rs asks once, then compares f_op pointers.
+ */
+bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop)
+{
+	char name[KSYM_SYMBOL_LEN];
+
+	if (!fop || !fop->poll)
+		return false;
+	sprint_symbol_no_offset(name, (unsigned long)fop->poll);
+	return !strcmp(name, "ep_eventpoll_poll");
+}
+
+bool rust_epoll_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+#ifdef CONFIG_PM_SLEEP
+/* ep_create_wakeup_source()'s source for a watch, named after its target's dentry. */
+struct wakeup_source *rust_epoll_wakeup_source_for(struct file *file)
+{
+	struct name_snapshot n;
+	struct wakeup_source *ws;
+
+	take_dentry_name_snapshot(&n, file->f_path.dentry);
+	ws = wakeup_source_register(NULL, (const char *)n.name.name);
+	release_dentry_name_snapshot(&n);
+	return ws;
+}
+#endif
 
 void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass)
 {
@@ -133,14 +329,18 @@ void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass)
 }
 
 /*
- * wake_up_poll() with the queue's lock taken at a nesting subclass: an instance's pollers
- * are woken from inside the wake-up of the instance it watches, on a queue of the same class.
+ * ep_poll_safewake() under lockdep: wake_up_poll() with the queue's lock taken at a nesting
+ * subclass, and the owner's `nests` set inside that lock for the duration, so that the
+ * wake-up's callbacks (an instance watching this one) take theirs one deeper.
  */
-void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass)
+void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass,
+			       u8 *nests)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave_nested(&wq->lock, flags, subclass);
+	*nests = subclass + 1;
 	__wake_up_locked_key(wq, TASK_NORMAL, (void *)key);
+	*nests = 0;
 	spin_unlock_irqrestore(&wq->lock, flags);
 }

@@ -10,11 +10,14 @@
 //! subtrees above), the same items in key order with their requested and last-seen events,
 //! and the ready list from head to tail. Each file holds a pointer to its instance; the
 //! instance removes its file first thing when it goes, and debugfs waits for readers then.
+//! The tree is keyed by file address, which is never shown: each file appears as a hash of
+//! its address with a key drawn at module load (as `%p` prints pointers), so two items of one
+//! file are recognisably the same and nothing about kernel memory leaks.
+//!
+//! `/sys/kernel/debug/rust_epoll/release_hook` says whether the `__fput` hook is alive and how
+//! many releases it has seen (`release.rs`, `helpers.c`).
 
-use core::{
-    fmt::{self, Write},
-    sync::atomic::{AtomicU64, Ordering},
-};
+use core::fmt::{self, Write};
 use kernel::{
     bindings,
     debugfs::{Dir, File as DebugFile},
@@ -22,21 +25,48 @@ use kernel::{
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::global_lock,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        global_lock,
+    },
 };
 
-use crate::{epitem::Epitem, eventpoll::EventPoll, uapi::*};
+use crate::{epitem::Epitem, eventpoll::EventPoll, rbtree::RbTree, uapi::*};
+
+extern "C" {
+    fn rust_epoll_release_hook_calls() -> core::ffi::c_ulong;
+    fn rust_epoll_release_hook_check() -> core::ffi::c_int;
+}
+
+/// The module's debugfs directory and its `release_hook` file.
+struct Debugfs {
+    // Removed before its directory.
+    _hook: Option<Pin<KBox<DebugFile<()>>>>,
+    dir: Dir,
+}
 
 global_lock! {
     // SAFETY: Initialised by the module initialiser (`init`) before any instance exists.
-    unsafe(uninit) static DEBUGFS_DIR: Mutex<Option<Dir>> = None;
+    unsafe(uninit) static DEBUGFS_DIR: Mutex<Option<Debugfs>> = None;
 }
 
 /// Numbers the instances' debugfs files.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_ID: Atomic<u64> = Atomic::new(1);
+
+/// The key of the file hashes (`ptr_key` of `%p`), drawn at module load.
+static HASH_KEY: Atomic<u64> = Atomic::new(0);
+
+/// A file as the debugfs picture names it: a keyed hash of its address.
+fn file_id(file: usize) -> u32 {
+    let key = bindings::siphash_key_t {
+        key: [HASH_KEY.load(Relaxed), 0x7275_7374_5f65_706f],
+    };
+    // SAFETY: `key` is a valid key for the call.
+    (unsafe { bindings::siphash_1u64(file as u64, &key) }) as u32
+}
 
 /// Most items drawn per section, so that a huge instance still reads in one go.
-pub(crate) const DRAW_MAX: usize = 256;
+const DRAW_MAX: usize = 256;
 
 /// Creates `/sys/kernel/debug/rust_epoll/`.
 ///
@@ -46,7 +76,35 @@ pub(crate) const DRAW_MAX: usize = 256;
 pub(crate) unsafe fn init() {
     // SAFETY: Called once, first (our contract).
     unsafe { DEBUGFS_DIR.init() };
-    *DEBUGFS_DIR.lock() = Some(Dir::new(c"rust_epoll"));
+    let mut key = 0u64;
+    // SAFETY: `key` is valid for writes of its size.
+    unsafe { bindings::get_random_bytes((&raw mut key).cast(), core::mem::size_of::<u64>()) };
+    HASH_KEY.store(key, Relaxed);
+    let dir = Dir::new(c"rust_epoll");
+    let hook = KBox::pin_init(
+        dir.read_callback_file(c"release_hook", (), &|(): &(), f| {
+            // SAFETY: FFI calls without preconditions (the check may sleep: we may too).
+            let (alive, calls) = unsafe {
+                (
+                    rust_epoll_release_hook_check() == 0,
+                    rust_epoll_release_hook_calls(),
+                )
+            };
+            writeln!(
+                f,
+                "__fput hook: {}, {} releases seen",
+                if alive {
+                    "alive"
+                } else {
+                    "DEAD (new watches refused)"
+                },
+                calls
+            )
+        }),
+        GFP_KERNEL,
+    )
+    .ok();
+    *DEBUGFS_DIR.lock() = Some(Debugfs { _hook: hook, dir });
 }
 
 /// Removes the directory (module exit; no instance exists any more).
@@ -58,7 +116,8 @@ pub(crate) fn exit() {
 pub(crate) struct InstanceRef(*const EventPoll);
 
 // SAFETY: The eventpoll is `Sync`; the pointer is valid while the file exists (the instance
-// removes its file before it is freed, and debugfs waits for readers to finish).
+// removes its file when its own file is released, before its last reference can go, and
+// debugfs waits for readers to finish).
 unsafe impl Send for InstanceRef {}
 // SAFETY: As above.
 unsafe impl Sync for InstanceRef {}
@@ -68,8 +127,7 @@ pub(crate) type DebugView = Pin<KBox<DebugFile<InstanceRef>>>;
 
 /// Creates the debugfs file of `ep` (named `<pid>-<n>`), if debugfs is there.
 pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    // Through C (`task_tgid_nr_ns`): this build's bindings read `task_struct.tgid` wrong.
+    let id = NEXT_ID.fetch_add(1, Relaxed);
     let pid = kernel::current!().tgid_nr_ns(None);
     let mut name = [0u8; 48];
     let mut w = NameWriter {
@@ -80,11 +138,11 @@ pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
     let len = w.len;
     let name = CStr::from_bytes_with_nul(&name[..len]).ok()?;
     let dir = DEBUGFS_DIR.lock();
-    let dir = dir.as_ref()?;
+    let dir = &dir.as_ref()?.dir;
     KBox::pin_init(
         dir.read_callback_file(name, InstanceRef(ep), &|ep: &InstanceRef, f| {
             // SAFETY: See `InstanceRef`: the instance outlives its file's readers.
-            unsafe { &*ep.0 }.draw(f)
+            draw(unsafe { &*ep.0 }, f)
         }),
         GFP_KERNEL,
     )
@@ -158,7 +216,7 @@ impl fmt::Display for Events {
 /// # Safety
 ///
 /// `node` must be null or a node of an interest set whose `mtx` the caller holds.
-pub(crate) unsafe fn draw_tree(
+unsafe fn draw_tree(
     f: &mut fmt::Formatter<'_>,
     node: *mut bindings::rb_node,
     depth: usize,
@@ -182,33 +240,97 @@ pub(crate) unsafe fn draw_tree(
     *drawn += 1;
     writeln!(
         f,
-        "  {:width$}{} fd {} (file {:x})",
+        "  {:width$}{} fd {} (file #{:08x})",
         "",
         if black { "(B)" } else { "(R)" },
         epi.fd(),
-        epi.key().file,
+        file_id(epi.key().file),
         width = depth * 6
     )?;
     // SAFETY: As above.
     unsafe { draw_tree(f, left, depth + 1, drawn) }
 }
 
-/// One line of the item list.
-pub(crate) fn draw_item(f: &mut fmt::Formatter<'_>, epi: &Epitem, ready: bool) -> fmt::Result {
+/// One line of the item list (`mtx` held: the tree is the proof).
+fn draw_item(
+    f: &mut fmt::Formatter<'_>,
+    tree: &RbTree,
+    epi: &Epitem,
+    last_seen: u32,
+    ready: bool,
+) -> fmt::Result {
     writeln!(
         f,
         "  fd {:<5} wants {:<24} last seen {:<12} data {:#x}{}",
         epi.fd(),
-        Events(epi.events()),
-        Events(epi.last_seen()),
-        epi.data(),
+        Events(epi.events(tree)),
+        Events(last_seen),
+        epi.data(tree),
         if ready { "  [ready]" } else { "" }
     )
 }
 
+/// The debugfs picture: counts, the rb-tree, the items in key order, the ready list.
+fn draw(ep: &EventPoll, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let tree = ep.lock_tree_reaped(0);
+    let watches = tree.iter().count();
+    let mut ready_fds = [0i32; 64];
+    let mut nready = 0;
+    ep.ready.lock().for_each(|epi| {
+        if let Some(slot) = ready_fds.get_mut(nready) {
+            *slot = epi.fd();
+        }
+        nready += 1;
+    });
+    writeln!(
+        f,
+        "eventpoll: {} watches, {} ready, waiters {}, pollers {}",
+        watches,
+        nready,
+        if ep.wq.is_active() { "yes" } else { "no" },
+        if ep.poll_wait.is_active() {
+            "yes"
+        } else {
+            "no"
+        }
+    )?;
+    writeln!(
+        f,
+        "\ninterest set: red-black tree keyed by (file, fd), root at the left"
+    )?;
+    let mut drawn = 0;
+    // SAFETY: We hold `mtx`, which keeps the tree unchanged while we draw it.
+    unsafe { draw_tree(f, tree.root(), 0, &mut drawn)? };
+    writeln!(f, "\nitems in key order:")?;
+    for epi in tree.iter().take(DRAW_MAX) {
+        let (last_seen, ready) = {
+            let ready = ep.ready.lock();
+            (epi.last_seen(&ready), ready.is_linked(epi))
+        };
+        draw_item(f, &tree, epi, last_seen, ready)?;
+    }
+    write!(f, "\nready list (head to tail):")?;
+    for fd in ready_fds.iter().take(nready.min(ready_fds.len())) {
+        write!(f, " fd {fd}")?;
+    }
+    if nready > ready_fds.len() {
+        write!(f, " ... ({} more)", nready - ready_fds.len())?;
+    }
+    writeln!(f)
+}
+
+/// The instance's lines of `/proc/PID/fdinfo/N` (`ep_show_fdinfo`): one per watch, in key
+/// order.
+pub(crate) fn show_fdinfo(ep: &EventPoll, m: &SeqFile) {
+    let tree = ep.lock_tree_reaped(0);
+    for epi in tree.iter() {
+        show_epitem(m, &tree, epi);
+    }
+}
+
 /// One fdinfo line for `epi` (`tfd: … events: … data: …  pos:… ino:… sdev:…`).
 /// A watch whose target is being released has no line, as its native counterpart is gone.
-pub(crate) fn show_epitem(m: &SeqFile, epi: &Epitem) {
+fn show_epitem(m: &SeqFile, tree: &RbTree, epi: &Epitem) {
     let Some(file) = epi.get_file() else {
         return;
     };
@@ -217,8 +339,8 @@ pub(crate) fn show_epitem(m: &SeqFile, epi: &Epitem) {
         m,
         "tfd: {:8} events: {:8x} data: {:16x}  pos:{} ino:{:x} sdev:{:x}\n",
         epi.fd(),
-        epi.events(),
-        epi.data(),
+        epi.events(tree),
+        epi.data(tree),
         pos,
         ino,
         sdev

@@ -8,16 +8,17 @@
 //! ADD fails with `ENOSPC`. The cap is the module parameter `max_user_watches`; 0 (the
 //! default) derives it as epoll does: 4% of low memory divided by the cost of one watch.
 
-use core::{
-    ptr::NonNull,
-    sync::atomic::{AtomicI64, Ordering},
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::atomic::{Atomic, Relaxed},
 };
-use kernel::{bindings, prelude::*};
 
 use crate::epitem::Epitem;
 
 /// The cap in force, set once at module init.
-static MAX_USER_WATCHES: AtomicI64 = AtomicI64::new(0);
+static MAX_USER_WATCHES: Atomic<i64> = Atomic::new(0);
 
 /// Sets the cap from the module parameter (`max_user_watches`, 0 = derived).
 pub(crate) fn init(param: u64) {
@@ -31,12 +32,12 @@ pub(crate) fn init(param: u64) {
         let bytes = (low / 25) << bindings::PAGE_SHIFT;
         i64::try_from(bytes / core::mem::size_of::<Epitem>()).unwrap_or(i64::MAX)
     };
-    MAX_USER_WATCHES.store(max, Ordering::Relaxed);
+    MAX_USER_WATCHES.store(max, Relaxed);
 }
 
 /// The cap in force.
 pub(crate) fn max_user_watches() -> i64 {
-    MAX_USER_WATCHES.load(Ordering::Relaxed)
+    MAX_USER_WATCHES.load(Relaxed)
 }
 
 /// A reference to the user an instance charges its watches to (`ep->user`).
@@ -57,9 +58,13 @@ unsafe impl Sync for User {}
 impl User {
     /// The user of the credentials `file` was opened with (the creator of the instance,
     /// whose user `epoll_create` charges).
-    pub(crate) fn of_opener(file: *mut bindings::file) -> Self {
-        // SAFETY: `file` is being opened, so its credentials are set and pinned by it, and a
-        // cred always has a user; taking a reference keeps the user alive past the file.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be a live file (its credentials are read).
+    pub(crate) unsafe fn of_opener(file: *mut bindings::file) -> Self {
+        // SAFETY: `file` is alive, so its credentials are set and pinned by it, and a cred
+        // always has a user; taking a reference keeps the user alive past the file.
         let user = unsafe {
             let user = (*(*file).f_cred).user;
             bindings::refcount_inc(&raw mut (*user).__count);

@@ -1,27 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Instances inside instances: fs/eventpoll.c's `ep_loop_check`, `ep_loop_check_proc`,
-//! `ep_get_upwards_depth_proc`, `EP_MAX_NESTS` and `epnested_mutex`.
+//! Instances inside instances: fs/eventpoll.c's `ep_ctl_lock`'s full check, `ep_loop_check`,
+//! `ep_loop_check_proc`, `ep_get_upwards_depth_proc`, `loop_check_gen`, `EP_MAX_NESTS`,
+//! `epnested_mutex` and the `tfile_check_list` of `struct ep_ctl_ctx`.
 //!
-//! Which of our instances watch which is kept as a global list of (watcher, watched, watch)
-//! edges. Its pointers are only compared, never followed, so an edge can never dangle into a
-//! use-after-free; an edge exists from the moment the watch is hooked until the epitem is
-//! dropped or the watched instance is freed, whichever comes first (a watch of a closed
-//! instance is freed a little later, by its watcher's reap, and the watched instance's memory
-//! may be reused by then: the watch's own address, unique while it lives, is what finds its
-//! edge). Adding an instance to an instance holds [`EPNESTED`] from the check to the edge's
-//! insertion, so two concurrent ADDs cannot close a cycle between them; removing an edge only
-//! takes the list's own leaf lock, so it can happen under any eventpoll's `mtx`.
+//! As in C, the graph of our instances is not kept anywhere but in the instances themselves:
+//! the downward walk goes through each instance's interest set under its `mtx` (taken at its
+//! depth as lockdep subclass), the upward walk through the watches of each instance's file
+//! (`release.rs`). Both are memoized with the generation `loop_check_gen`: an instance visited
+//! once in a check is not walked again (its depth is remembered), so a check is linear in the
+//! instances and watches it can reach, however many paths lead through them.
+//!
+//! A full check (adding an instance, or adding anything to an instance that is itself watched
+//! or is being visited by a check in flight) runs under [`EPNESTED`] from the checks to the
+//! new watch, so that no two ADDs can together do what each alone may not. The generation is
+//! bumped at the start of a check and again at its end, so `ep.gen == loop_check_gen` is true
+//! exactly while a check that visited `ep` is in flight: an ADD to such an instance waits for
+//! that check (`ep_ctl_lock`), and so counts the paths the check is about to add.
 //!
 //! Native epoll instances are opaque to us: a chain through one is not seen by the check.
 //! Wake-ups along such a chain are cut by a recursion guard instead (`EventPoll::item_ready`).
 
-use kernel::{prelude::*, sync::global_lock};
+use core::ptr;
+use kernel::{
+    fs::File,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        global_lock, GlobalGuard,
+    },
+};
 
-use crate::{epitem::Epitem, eventpoll::EventPoll};
-
-/// One watch of an instance by an instance: (watcher, watched, the epitem).
-type Edge = (usize, usize, usize);
+use crate::{device, eventpoll::EventPoll, release};
 
 /// How deep instances may nest (`EP_MAX_NESTS`).
 pub(crate) const EP_MAX_NESTS: usize = 4;
@@ -31,102 +42,215 @@ global_lock! {
     pub(crate) unsafe(uninit) static EPNESTED: Mutex<()> = ();
 }
 
-global_lock! {
-    // SAFETY: As above.
-    unsafe(uninit) static EDGES: Mutex<KVec<Edge>> = KVec::new();
-}
+/// `loop_check_gen`: bumped under [`EPNESTED`] at the start and at the end of each full check;
+/// read without it by `ep_ctl_lock`'s test.
+static LOOP_CHECK_GEN: Atomic<u64> = Atomic::new(0);
 
-/// Initialises the global locks.
+/// Initialises the global lock.
 ///
 /// # Safety
 ///
 /// Must be called exactly once, before any other function of this file.
 pub(crate) unsafe fn init() {
     // SAFETY: Called once, first (our contract).
-    unsafe {
-        EPNESTED.init();
-        EDGES.init();
-    }
+    unsafe { EPNESTED.init() };
 }
 
-/// Frees the edge list's memory at module unload (a static's destructor never runs).
-pub(crate) fn exit() {
-    *EDGES.lock() = KVec::new();
+/// The memo of one instance in the check in flight (`ep->gen`, `ep->loop_check_depth`).
+pub(crate) struct LoopMemo {
+    /// The generation of the last check that visited the instance; read without [`EPNESTED`].
+    gen: Atomic<u64>,
+    /// The depth found below (or above) the instance in that check; under [`EPNESTED`].
+    depth: Atomic<i32>,
 }
 
-/// An instance's identity in the edge list: its address, only ever compared.
-pub(crate) fn key(ep: &EventPoll) -> usize {
-    core::ptr::from_ref(ep) as usize
-}
-
-/// Longest chain of instances below `at` (0 if it watches none), or more than `EP_MAX_NESTS`
-/// if `into` is found below it (`ep_loop_check_proc`).
-fn depth_below(edges: &[Edge], into: usize, at: usize, depth: usize) -> usize {
-    let mut result = 0;
-    for &(_, child, _) in edges.iter().filter(|(parent, _, _)| *parent == at) {
-        result = if child == into || depth > EP_MAX_NESTS {
-            EP_MAX_NESTS + 1
-        } else {
-            result.max(depth_below(edges, into, child, depth + 1) + 1)
-        };
-        if result > EP_MAX_NESTS {
-            break;
+impl LoopMemo {
+    pub(crate) const fn new() -> Self {
+        Self {
+            gen: Atomic::new(0),
+            depth: Atomic::new(0),
         }
     }
-    result
-}
 
-/// Longest chain of instances above `at` (`ep_get_upwards_depth_proc`); bounded because the
-/// graph has no cycles and no chain longer than `EP_MAX_NESTS`.
-fn depth_above(edges: &[Edge], at: usize, depth: usize) -> usize {
-    if depth > EP_MAX_NESTS {
-        return depth;
+    /// Whether a check in flight has visited the instance (`ep->gen == loop_check_gen`).
+    pub(crate) fn in_check(&self) -> bool {
+        self.gen.load(Relaxed) == LOOP_CHECK_GEN.load(Relaxed)
     }
-    edges
-        .iter()
-        .filter(|(_, child, _)| *child == at)
-        .map(|&(parent, _, _)| depth_above(edges, parent, depth + 1) + 1)
-        .max()
-        .unwrap_or(0)
-}
 
-/// `ep_loop_check`: may `to` be added to `ep`? `ELOOP` if that closes a cycle or makes a chain
-/// deeper than `EP_MAX_NESTS`. The caller holds [`EPNESTED`] until the edge is added.
-pub(crate) fn loop_check(ep: &EventPoll, to: &EventPoll) -> Result {
-    let edges = EDGES.lock();
-    let depth = depth_below(&edges, key(ep), key(to), 0);
-    if depth > EP_MAX_NESTS {
-        return Err(ELOOP);
+    /// The remembered depth, if the instance was visited by this check.
+    fn get(&self, _check: &FullCheck<'_>) -> Option<usize> {
+        self.in_check().then(|| self.depth.load(Relaxed) as usize)
     }
-    if depth + 1 + depth_above(&edges, key(ep), 0) > EP_MAX_NESTS {
-        return Err(ELOOP);
+
+    /// Marks the instance visited by this check.
+    fn visit(&self, _check: &FullCheck<'_>) {
+        self.gen.store(LOOP_CHECK_GEN.load(Relaxed), Relaxed);
     }
-    Ok(())
-}
 
-/// Records that `parent` watches `child` (see [`key`]) through `epi`.
-pub(crate) fn add_edge(parent: &EventPoll, child: usize, epi: &Epitem) -> Result {
-    EDGES
-        .lock()
-        .push(
-            (key(parent), child, core::ptr::from_ref(epi) as usize),
-            GFP_KERNEL_ACCOUNT,
-        )
-        .map_err(|_| ENOMEM)
-}
-
-/// Forgets the edge of `epi`, if its watched instance has not already gone.
-pub(crate) fn remove_edge(epi: &Epitem) {
-    let epi = core::ptr::from_ref(epi) as usize;
-    let mut edges = EDGES.lock();
-    if let Some(i) = edges.iter().position(|e| e.2 == epi) {
-        // The list is small (nested watches only); order does not matter.
-        let _ = edges.remove(i);
+    /// Remembers the depth found.
+    fn set(&self, _check: &FullCheck<'_>, depth: usize) {
+        self.depth.store(depth as i32, Relaxed);
     }
 }
 
-/// Forgets every watch of `child`, which is being freed.
-pub(crate) fn forget_child(child: &EventPoll) {
-    let child = key(child);
-    EDGES.lock().retain(|e| e.1 != child);
+/// A full check in flight: [`EPNESTED`] held, and what `struct ep_ctl_ctx` carries.
+pub(crate) struct FullCheck<'a> {
+    _nested: GlobalGuard<EPNESTED>,
+    /// The instance being added to (`ctx->inserting_into`); only compared.
+    inserting_into: *const EventPoll,
+    /// Files whose wake-up paths the new watch may add to (`tfile_check_list`), each held so
+    /// that it is not released before it is checked.
+    files: KVec<ARef<File>>,
+    _ep: core::marker::PhantomData<&'a EventPoll>,
+}
+
+impl<'a> FullCheck<'a> {
+    /// Starts a full check of an ADD to `ep`: takes [`EPNESTED`] and a new generation.
+    pub(crate) fn begin(ep: &'a EventPoll) -> Self {
+        let nested = EPNESTED.lock();
+        LOOP_CHECK_GEN.store(LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1), Relaxed);
+        Self {
+            _nested: nested,
+            inserting_into: ep,
+            files: KVec::new(),
+            _ep: core::marker::PhantomData,
+        }
+    }
+
+    /// `ep_loop_check`: may `to` be added to the instance of this check? `ELOOP` if that
+    /// closes a cycle or makes a chain deeper than `EP_MAX_NESTS`. Collects the files below
+    /// `to`, whose wake-up paths the new watch lengthens.
+    pub(crate) fn loop_check(&mut self, ep: &EventPoll, to: &EventPoll) -> Result {
+        let depth = self.loop_check_proc(to, 0)?;
+        if depth > EP_MAX_NESTS {
+            return Err(ELOOP);
+        }
+        let mut walk = release::Walk::new();
+        let up = self.upwards_depth_proc(&mut walk, ep, 0);
+        drop(walk);
+        if depth + 1 + up > EP_MAX_NESTS {
+            return Err(ELOOP);
+        }
+        Ok(())
+    }
+
+    /// `ep_loop_check_proc`: the depth of the chains below `ep` (0 if it watches no instance),
+    /// or more than `EP_MAX_NESTS` if the instance being added to is below it. `depth` is how
+    /// many instances above `ep` the walk is.
+    fn loop_check_proc(&mut self, ep: &EventPoll, depth: usize) -> Result<usize> {
+        if let Some(d) = ep.memo().get(self) {
+            return Ok(d);
+        }
+        let tree = ep.lock_tree((depth + 1) as u32);
+        ep.memo().visit(self);
+        let mut result = 0;
+        for epi in tree.iter() {
+            if epi.targets_instance() {
+                // A target whose release has begun is skipped: removing links cannot make a
+                // cycle or a longer chain.
+                let Some(file) = epi.get_file() else {
+                    continue;
+                };
+                let Some(below) = device::instance_of(&file) else {
+                    continue;
+                };
+                result = if ptr::eq(below, self.inserting_into) || depth > EP_MAX_NESTS {
+                    EP_MAX_NESTS + 1
+                } else {
+                    result.max(self.loop_check_proc(below, depth + 1)? + 1)
+                };
+                if result > EP_MAX_NESTS {
+                    break;
+                }
+            } else if !epi.targets_native_epoll() {
+                // A leaf: its wake-up paths get longer (`list_file`).
+                if let Some(file) = epi.get_file() {
+                    self.files.push(file, GFP_KERNEL)?;
+                }
+            }
+        }
+        ep.memo().set(self, result);
+        Ok(result)
+    }
+
+    /// `ep_get_upwards_depth_proc`: the depth of the chains above `ep`. The graph already
+    /// obeys the limits, so this is at most `EP_MAX_NESTS`; a walk deeper than that (which
+    /// cannot happen) counts as too deep.
+    fn upwards_depth_proc(&self, walk: &mut release::Walk, ep: &EventPoll, depth: usize) -> usize {
+        if let Some(d) = ep.memo().get(self) {
+            return d;
+        }
+        if depth > EP_MAX_NESTS {
+            return EP_MAX_NESTS + 1;
+        }
+        let mut result = 0;
+        let res = walk.watchers(ep, |walk, above| {
+            result = result.max(self.upwards_depth_proc(walk, above, depth + 1) + 1);
+            Ok(())
+        });
+        if res.is_err() {
+            result = EP_MAX_NESTS + 1;
+        }
+        ep.memo().visit(self);
+        ep.memo().set(self, result);
+        result
+    }
+
+    /// Adds the target of a new watch of a plain file to the files to check (`list_file` of
+    /// `ep_register_epitem`).
+    pub(crate) fn list_file(&mut self, file: &File) -> Result {
+        Ok(self.files.push(file.into(), GFP_KERNEL)?)
+    }
+
+    /// `reverse_path_check`: every listed file still within epoll's path limits, once the new
+    /// watch is in the index. `EINVAL` if not.
+    pub(crate) fn reverse_path_check(&mut self) -> Result {
+        // Each file once, as C's list holds each head once.
+        heapsort_by_address(&mut self.files);
+        let mut last = 0;
+        for file in self.files.iter() {
+            let addr = file.as_ptr() as usize;
+            if addr != last {
+                release::reverse_path_check(addr)?;
+                last = addr;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sorts files by address, in place, in O(n log n) and without allocating. (Written out:
+/// `core`'s sorts compile to code that objtool rejects in a module.)
+fn heapsort_by_address(v: &mut [ARef<File>]) {
+    let key = |v: &[ARef<File>], i: usize| v[i].as_ptr() as usize;
+    let sift_down = |v: &mut [ARef<File>], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && key(v, child) < key(v, child + 1) {
+            child += 1;
+        }
+        if key(v, root) >= key(v, child) {
+            break;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    for i in (0..v.len() / 2).rev() {
+        sift_down(v, i, v.len());
+    }
+    for end in (1..v.len()).rev() {
+        v.swap(0, end);
+        sift_down(v, 0, end);
+    }
+}
+
+impl Drop for FullCheck<'_> {
+    /// `ep_ctl_unlock`: the listed files are put, and the generation bumped again so that no
+    /// instance looks visited by a check in flight, before [`EPNESTED`] is released.
+    fn drop(&mut self) {
+        self.files.clear();
+        LOOP_CHECK_GEN.store(LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1), Relaxed);
+    }
 }

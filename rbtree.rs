@@ -4,14 +4,18 @@
 //! `ep_cmp_ffd`, over the kernel's own `rb_root`.
 //!
 //! Each [`Epitem`] embeds its `rb_node`, so a watch is one allocation, as in C. The tree owns
-//! its items: [`RbTree::insert`] takes a `Pin<KBox<Epitem>>` and [`RbTree::remove`] gives it
-//! back. `kernel::rbtree` allocates its own node per entry, which is why this file exists.
+//! its items: [`RbTree::insert`] takes a `Pin<CacheBox<Epitem>>` (from the epitem cache,
+//! `cache.rs`) and [`RbTree::remove`] gives it back. `kernel::rbtree` allocates its own node
+//! per entry, which is why this file exists.
 //! The tree lives inside the eventpoll's `mtx`, so `&mut RbTree` means "ctl is serialised".
 
 use core::{cmp::Ordering, ptr};
 use kernel::{bindings, prelude::*};
 
-use crate::epitem::Epitem;
+use crate::{cache::CacheBox, epitem::Epitem};
+
+/// An epitem owned outside the tree.
+pub(crate) type EpitemBox = Pin<CacheBox<Epitem>>;
 
 /// The key of a watch (`struct epoll_filefd`): the target file and the fd it was added by.
 /// Ordered like `ep_cmp_ffd`: by file pointer, then fd.
@@ -25,8 +29,8 @@ pub(crate) struct FileFd {
 ///
 /// # Invariants
 ///
-/// Every node reachable from `root` is the `rbn` of an `Epitem` leaked from a
-/// `Pin<KBox<Epitem>>` by [`RbTree::insert`], owned by the tree until [`RbTree::remove`].
+/// Every node reachable from `root` is the `rbn` of an `Epitem` leaked from an
+/// [`EpitemBox`] by [`RbTree::insert`], owned by the tree until [`RbTree::remove`].
 pub(crate) struct RbTree {
     root: bindings::rb_root,
 }
@@ -65,7 +69,7 @@ impl RbTree {
 
     /// Adds `epi` (`ep_rbtree_insert`) and returns a reference to it, now owned by the tree.
     /// Gives it back if its key is already present.
-    pub(crate) fn insert(&mut self, epi: Pin<KBox<Epitem>>) -> Result<&Epitem, Pin<KBox<Epitem>>> {
+    pub(crate) fn insert(&mut self, epi: EpitemBox) -> Result<&Epitem, EpitemBox> {
         let key = epi.key();
         let mut link: *mut *mut bindings::rb_node = &mut self.root.rb_node;
         let mut parent: *mut bindings::rb_node = ptr::null_mut();
@@ -83,9 +87,9 @@ impl RbTree {
                 Ordering::Equal => return Err(epi),
             };
         }
-        // SAFETY: The epitem is pinned: it will not move until `remove` turns it back into a
-        // box. INVARIANT: from here the tree owns it.
-        let epi = unsafe { KBox::into_raw(Pin::into_inner_unchecked(epi)) };
+        // INVARIANT: from here the tree owns the epitem; it stays pinned, as `into_raw` leaves
+        // it where it is until `erase` turns it back into a box.
+        let epi = CacheBox::into_raw(epi);
         // SAFETY: `epi` is valid; `link` is the empty slot under `parent` where the key goes.
         unsafe {
             let node = (*epi).rbn();
@@ -97,14 +101,14 @@ impl RbTree {
     }
 
     /// Takes the item watching `key` out of the tree and gives ownership back.
-    pub(crate) fn remove(&mut self, key: FileFd) -> Option<Pin<KBox<Epitem>>> {
+    pub(crate) fn remove(&mut self, key: FileFd) -> Option<EpitemBox> {
         let epi: *const Epitem = self.find(key)?;
         // SAFETY: `epi` was found in this tree, so its `rbn` is one of our nodes.
         unsafe { Some(self.erase(epi)) }
     }
 
     /// Takes the first item out (for tearing the instance down).
-    pub(crate) fn pop_first(&mut self) -> Option<Pin<KBox<Epitem>>> {
+    pub(crate) fn pop_first(&mut self) -> Option<EpitemBox> {
         // SAFETY: `root` is a valid tree.
         let node = unsafe { bindings::rb_first(&self.root) };
         if node.is_null() {
@@ -119,34 +123,39 @@ impl RbTree {
         self.root.rb_node
     }
 
-    /// Visits every item in key order.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Epitem)) {
+    /// The items in key order (`rb_first` / `rb_next`).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Epitem> + '_ {
         // SAFETY: `root` is a valid tree.
         let mut node = unsafe { bindings::rb_first(&self.root) };
-        while !node.is_null() {
-            // SAFETY: `node` is a node of this tree, the `rbn` of an owned item.
-            f(unsafe { &*Epitem::from_rbn(node) });
+        core::iter::from_fn(move || {
+            if node.is_null() {
+                return None;
+            }
+            // SAFETY: `node` is a node of this tree, the `rbn` of an item it owns, which lives
+            // as long as the tree is borrowed (the tree cannot change meanwhile).
+            let epi = unsafe { &*Epitem::from_rbn(node) };
             // SAFETY: As above.
             node = unsafe { bindings::rb_next(node) };
-        }
+            Some(epi)
+        })
     }
 
     /// # Safety
     ///
     /// `epi` must be an item owned by this tree.
-    unsafe fn erase(&mut self, epi: *const Epitem) -> Pin<KBox<Epitem>> {
+    unsafe fn erase(&mut self, epi: *const Epitem) -> EpitemBox {
         // SAFETY: The caller guarantees `epi` is in this tree.
         unsafe { bindings::rb_erase((*epi).rbn(), &mut self.root) };
-        // SAFETY: `epi` came from `KBox::into_raw` in `insert` and is no longer reachable from
-        // the tree, so ownership returns to the box; it never moved, so it is still pinned.
-        unsafe { Pin::new_unchecked(KBox::from_raw(epi.cast_mut())) }
+        // SAFETY: `epi` came from `CacheBox::into_raw` in `insert` on a box of the epitem
+        // cache, and is no longer reachable from the tree, so ownership returns to a box.
+        unsafe { CacheBox::from_raw(epi.cast_mut(), &crate::resources().epitems) }
     }
 }
 
 impl Drop for RbTree {
     fn drop(&mut self) {
-        // `EventPoll` empties the tree (unhooking each item) before it is dropped; this only
-        // frees what a logic error could leave behind, without touching wait queues.
+        // `EventPoll::clear` empties the tree when the instance's file is released; this only
+        // frees what a logic error could leave behind (dropping an item unhooks it as usual).
         while self.pop_first().is_some() {}
     }
 }

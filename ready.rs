@@ -1,183 +1,124 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The ready list: fs/eventpoll.c's `ep->rdllist` and each epitem's `rdllink`.
+//! The ready list: fs/eventpoll.c's `ep->rdllist`, its scan (`ep_start_scan` /
+//! `ep_done_scan`), and each epitem's `rdllink`.
 //!
-//! Both are the kernel's intrusive `list_head`. The list lives inside the eventpoll's
-//! IRQ-safe `ready` spinlock, and so do the link operations: they are methods of
-//! [`ReadyList`], reachable only through that lock's guard, which is the proof that every
-//! `rdllink` is touched under the lock.
+//! The lists are the kernel's `list_head` (`list.rs`), inside the eventpoll's `ready` lock
+//! (`ep->lock`), and so are the link operations: they are methods of [`ReadyList`], reachable
+//! only through that lock's guard, which is the proof that every `rdllink` is touched under the
+//! lock.
 //!
-//! C moves the ready list to a private list and diverts callbacks to `ovflist` while it copies
-//! events out. Here the private list, `txlist`, sits beside `rdllist` under the same lock: an
+//! # The transfer list instead of `ovflist`
+//!
+//! C moves the ready list to a private list for a scan and diverts callbacks to `ovflist`
+//! meanwhile. Here the private list, `txlist`, sits beside `rdllist` under the same lock: an
 //! item on `txlist` is still "linked", so `ep_poll_callback` leaves it alone (its event will be
 //! found when it is polled), and an item taken off `txlist` is unlinked, so a callback that
-//! fires while it is being reported simply puts it back on `rdllist`. No event is lost and no
-//! second list is needed.
+//! fires while it is being reported puts it back on `rdllist`. No event is lost and no second
+//! list is needed. `scanning` is C's "ovflist is active": while it is set, events count as
+//! available (`ep_events_available`) even when both lists are empty, because the item being
+//! reported may be re-queued (level-triggered) when the scan ends. A poll of the instance, or
+//! a waiter, must then wait for the scan rather than conclude that nothing is ready.
+//!
+//! # The released list
+//!
+//! A watch whose target file was closed is unhooked at once by the release hook (`release.rs`)
+//! but freed later, under `mtx` (the "reap"). Meanwhile its `rdllink` links it on the
+//! `released` list: it is off the ready lists for good, and since it counts as linked nothing
+//! can put it back on them.
 
-use core::{
-    pin::Pin,
-    ptr::{self, NonNull},
+use core::{pin::Pin, ptr::NonNull};
+use kernel::{bindings::list_head, prelude::*, types::Opaque};
+
+use crate::{
+    epitem::Epitem,
+    list::{
+        init_list_head, list_add, list_add_tail, list_del_init, list_empty, list_first,
+        list_splice_init,
+    },
 };
-use kernel::{bindings, prelude::*, types::Opaque};
 
-use crate::epitem::Epitem;
-
-/// Initialises `link` as an empty (unlinked) list.
-///
-/// # Safety
-///
-/// `link` must be valid for writes.
-pub(crate) unsafe fn list_init(link: *mut bindings::list_head) {
-    // SAFETY: The caller guarantees `link` is writable.
-    unsafe {
-        (*link).next = link;
-        (*link).prev = link;
-    }
-}
-
-/// Whether `link` is an empty list, i.e. an unlinked node.
-///
-/// # Safety
-///
-/// `link` must be an initialised list node, not concurrently modified.
-unsafe fn list_empty(link: *const bindings::list_head) -> bool {
-    // SAFETY: The caller guarantees `link` is initialised.
-    unsafe { ptr::eq((*link).next, link) }
-}
-
-/// Inserts `new` between `prev` and `next`.
-///
-/// # Safety
-///
-/// All three must be valid list nodes, `prev` and `next` adjacent, `new` unlinked.
-unsafe fn list_insert(
-    new: *mut bindings::list_head,
-    prev: *mut bindings::list_head,
-    next: *mut bindings::list_head,
-) {
-    // SAFETY: Guaranteed by the caller.
-    unsafe {
-        (*next).prev = new;
-        (*new).next = next;
-        (*new).prev = prev;
-        (*prev).next = new;
-    }
-}
-
-/// Unlinks `entry` and leaves it as an empty list (`list_del_init`).
-///
-/// # Safety
-///
-/// `entry` must be a valid list node, with valid neighbours, not concurrently modified.
-pub(crate) unsafe fn list_del_init(entry: *mut bindings::list_head) {
-    // SAFETY: Guaranteed by the caller.
-    unsafe {
-        let (prev, next) = ((*entry).prev, (*entry).next);
-        (*next).prev = prev;
-        (*prev).next = next;
-        list_init(entry);
-    }
-}
-
-/// Moves every node of `from` to the front of `to`, leaving `from` empty
-/// (`list_splice_init`).
-///
-/// # Safety
-///
-/// Both must be valid list heads, not concurrently modified.
-unsafe fn list_splice_front(from: *mut bindings::list_head, to: *mut bindings::list_head) {
-    // SAFETY: Guaranteed by the caller.
-    unsafe {
-        if list_empty(from) {
-            return;
-        }
-        let (first, last, at) = ((*from).next, (*from).prev, (*to).next);
-        (*first).prev = to;
-        (*to).next = first;
-        (*last).next = at;
-        (*at).prev = last;
-        list_init(from);
-    }
-}
-
-/// The ready list and the transfer list. Lives inside `EventPoll::ready`.
+/// The ready, transfer and released lists of one eventpoll. Lives inside `EventPoll::ready`.
 ///
 /// # Invariants
 ///
-/// Every node on `rdllist` or `txlist` is the `rdllink` of a live [`Epitem`] of the same
-/// eventpoll, and an item is taken off both before it leaves the interest set.
+/// Every node on `rdllist`, `txlist` or `released` is the `rdllink` of a live [`Epitem`] of
+/// the same eventpoll, and an item is taken off all three before it is freed. `scanning` is
+/// set exactly between [`ReadyList::start_transfer`] and [`ReadyList::end_transfer`].
 #[pin_data]
 pub(crate) struct ReadyList {
     #[pin]
-    rdllist: Opaque<bindings::list_head>,
+    rdllist: Opaque<list_head>,
     #[pin]
-    txlist: Opaque<bindings::list_head>,
+    txlist: Opaque<list_head>,
+    #[pin]
+    released: Opaque<list_head>,
+    scanning: bool,
 }
 
-// SAFETY: The lists hold only pointers to epitems, which are `Sync`; all access is under the
-// eventpoll's `ready` lock.
+// SAFETY: The lists hold only pointers to epitems, which are `Send + Sync`; all access is under
+// the eventpoll's `ready` lock.
 unsafe impl Send for ReadyList {}
 
 impl ReadyList {
-    /// Two empty lists.
+    /// Three empty lists, no scan.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes.
-            rdllist <- Opaque::ffi_init(|slot| unsafe { list_init(slot) }),
-            // SAFETY: `slot` is valid for writes.
-            txlist <- Opaque::ffi_init(|slot| unsafe { list_init(slot) }),
+            rdllist <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
+            // SAFETY: As above.
+            txlist <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
+            // SAFETY: As above.
+            released <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
+            scanning: false,
         })
     }
 
-    /// Whether there are events to report (`ep_events_available`); items being transferred
-    /// by a WAIT in progress do not count, as in C.
+    /// Whether the ready list is empty (what `ep_done_scan` checks before passing a wake-up on).
     pub(crate) fn is_empty(&self) -> bool {
         // SAFETY: `rdllist` is initialised; we hold the lock (we are behind its guard).
         unsafe { list_empty(self.rdllist.get()) }
     }
 
-    /// Whether there are events or a transfer is in progress (C's `ep_events_available`
-    /// with its `ovflist` check).
+    /// `ep_events_available`: items are ready, or a scan is in progress whose items may be
+    /// re-queued when it ends.
     pub(crate) fn has_events(&self) -> bool {
-        // SAFETY: Both heads are initialised; we hold the lock.
-        unsafe { !list_empty(self.rdllist.get()) || !list_empty(self.txlist.get()) }
+        self.scanning || !self.is_empty()
     }
 
-    /// Whether `epi` is on either list (`ep_is_linked`).
+    /// Whether `epi` is on one of the lists (`ep_is_linked`).
     pub(crate) fn is_linked(&self, epi: &Epitem) -> bool {
         // SAFETY: `rdllink` is initialised at creation and only changed under this lock.
         unsafe { !list_empty(epi.rdllink()) }
     }
 
-    /// Visits the items of the ready list from head to tail (items in a transfer excluded).
+    /// Visits the items of the ready list from head to tail (items in a scan excluded).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Epitem)) {
         let head = self.rdllist.get();
         // SAFETY: We hold the lock; every node after `head` is the `rdllink` of a live epitem
         // (type invariant), and the list does not change while we walk it.
         unsafe {
             let mut link = (*head).next;
-            while !ptr::eq(link, head) {
+            while link != head {
                 f(Epitem::from_rdllink(link).as_ref());
                 link = (*link).next;
             }
         }
     }
 
-    /// Puts `epi` at the tail of the ready list unless it is already linked. Returns whether
-    /// it was added.
+    /// Puts `epi` at the tail of the ready list unless it is linked already (on any list:
+    /// a released item stays where it is). Returns whether it was added.
     pub(crate) fn add_tail(self: Pin<&mut Self>, epi: &Epitem) -> bool {
         if self.is_linked(epi) {
             return false;
         }
-        let head = self.rdllist.get();
-        // SAFETY: `epi`'s link is unlinked (checked above) and `head` is valid; both change
-        // only under this lock. INVARIANT: `epi` is a live item of this eventpoll (callers
-        // pass items of the interest set).
-        unsafe { list_insert(epi.rdllink(), (*head).prev, head) };
+        // SAFETY: `epi`'s link is unlinked (checked above), the head is valid, and both change
+        // only under this lock. INVARIANT: callers pass items of this eventpoll's interest set.
+        unsafe { list_add_tail(epi.rdllink(), self.rdllist.get()) };
         true
     }
 
-    /// Takes `epi` off whichever list holds it (`list_del_init`), if any.
+    /// Takes `epi` off whichever list holds it, if any.
     pub(crate) fn remove(self: Pin<&mut Self>, epi: &Epitem) {
         if self.is_linked(epi) {
             // SAFETY: `epi` is linked into one of our lists, whose nodes are all valid.
@@ -185,40 +126,56 @@ impl ReadyList {
         }
     }
 
-    /// Starts a transfer: moves the whole ready list to the transfer list.
-    pub(crate) fn start_transfer(self: Pin<&mut Self>) {
-        // SAFETY: Both heads are valid and we hold the lock.
-        unsafe { list_splice_front(self.rdllist.get(), self.txlist.get()) };
+    /// `ep_start_scan`: moves the whole ready list to the transfer list and marks the scan.
+    pub(crate) fn start_transfer(mut self: Pin<&mut Self>) {
+        // SAFETY: Both heads are valid and distinct, and we hold the lock.
+        unsafe { list_splice_init(self.rdllist.get(), self.txlist.get()) };
+        // SAFETY: `scanning` is not structurally pinned.
+        unsafe { self.as_mut().get_unchecked_mut().scanning = true };
     }
 
     /// Takes the next item off the transfer list; it is unlinked afterwards.
     pub(crate) fn pop_transfer(self: Pin<&mut Self>) -> Option<NonNull<Epitem>> {
-        let head = self.txlist.get();
-        // SAFETY: `head` is valid and we hold the lock; a non-empty list's first node is the
-        // `rdllink` of a live epitem by the type invariant.
-        unsafe {
-            if list_empty(head) {
-                return None;
-            }
-            let link = (*head).next;
-            list_del_init(link);
-            Some(Epitem::from_rdllink(link))
-        }
+        Self::pop(self.txlist.get())
     }
 
     /// Puts `epi` (just popped, not reported) back at the front of the transfer list.
     pub(crate) fn unpop_transfer(self: Pin<&mut Self>, epi: &Epitem) {
-        let head = self.txlist.get();
         if !self.is_linked(epi) {
-            // SAFETY: `epi` is unlinked; `head` and its first node are valid.
-            unsafe { list_insert(epi.rdllink(), head, (*head).next) };
+            // SAFETY: `epi` is unlinked; the head is valid.
+            unsafe { list_add(epi.rdllink(), self.txlist.get()) };
         }
     }
 
-    /// Ends a transfer: what was not reported goes back to the front of the ready list, ahead
+    /// `ep_done_scan`: what was not reported goes back to the front of the ready list, ahead
     /// of what arrived meanwhile and of the level-triggered items re-queued at its tail.
-    pub(crate) fn end_transfer(self: Pin<&mut Self>) {
-        // SAFETY: Both heads are valid and we hold the lock.
-        unsafe { list_splice_front(self.txlist.get(), self.rdllist.get()) };
+    pub(crate) fn end_transfer(mut self: Pin<&mut Self>) {
+        // SAFETY: Both heads are valid and distinct, and we hold the lock.
+        unsafe { list_splice_init(self.txlist.get(), self.rdllist.get()) };
+        // SAFETY: `scanning` is not structurally pinned.
+        unsafe { self.as_mut().get_unchecked_mut().scanning = false };
+    }
+
+    /// Moves `epi`, whose target was released, off the ready lists and onto the released list.
+    pub(crate) fn release(mut self: Pin<&mut Self>, epi: &Epitem) {
+        self.as_mut().remove(epi);
+        // SAFETY: `epi` is unlinked now; the head is valid.
+        unsafe { list_add_tail(epi.rdllink(), self.released.get()) };
+    }
+
+    /// Takes the next released item off its list, for the reap.
+    pub(crate) fn pop_released(self: Pin<&mut Self>) -> Option<NonNull<Epitem>> {
+        Self::pop(self.released.get())
+    }
+
+    /// Unlinks and returns the first item of `head`.
+    fn pop(head: *mut list_head) -> Option<NonNull<Epitem>> {
+        // SAFETY: `head` is one of our lists and we hold the lock (callers are behind the
+        // guard); its nodes are `rdllink`s of live epitems (type invariant).
+        unsafe {
+            let link = list_first(head)?;
+            list_del_init(link);
+            Some(Epitem::from_rdllink(link))
+        }
     }
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Closing a watched file: fs/eventpoll.c's `file->f_ep` and `eventpoll_release_file`.
+//! Closing a watched file: fs/eventpoll.c's `file->f_ep` (the per-file list of watches),
+//! `ep_attach_file`, `ep_remove_file`, `eventpoll_release_file`, `epi_fget` and
+//! `reverse_path_check`.
 //!
 //! A watch holds no reference on its target, so closing the last descriptor of a file
 //! releases it at once, as with native epoll: a socket sends its FIN, a pipe's reader sees EOF.
@@ -9,72 +11,288 @@
 //! `helpers.c` hooks `__fput()`'s entry with ftrace and calls [`rust_epoll_file_release`],
 //! in the releasing task, preemption off, before `->release()`.
 //!
-//! To find a file's watches there, every hooked epitem is in a global index keyed by the
-//! file's address (the module's `file->f_ep`): a fixed table of buckets, each a chain through
-//! the epitems' `flnext`. Its one spinlock, [`RELEASE`], also guards each epitem's `state`
-//! and `flnext` and each eventpoll's list of released items. Release, under it: takes each
-//! watch of the file off the index and off the file's wait queues, off the ready list, marks
-//! it released and moves it to its eventpoll's released list, whose owner frees it later
-//! under its `mtx` (the "reap"; a work item makes it prompt). A watch deleted or freed
-//! otherwise leaves the index and the queues under the same lock, so that exactly one of the
-//! two unhooks it, and never after the queues are gone: release waits for the lock, and the
-//! file's `->release()` comes after release.
+//! # The per-file lists
+//!
+//! A module cannot add `f_ep` to `struct file`, so each watched file's list of watches hangs
+//! off a [`FileHead`] found through a hash table keyed by the file's address (C's
+//! `epitems_head`; for one of our instances the head is embedded in its eventpoll, as C's
+//! `ep->refs`). Each bucket has its own spinlock, the module's `file->f_lock`: it guards the
+//! bucket's chain of heads, each head's list of watches (`Epitem::fllink`, a `list_head`, so a
+//! watch leaves it in O(1)), and each watch's `state`. Closes of unrelated files meet on a
+//! lock only when their addresses share one of [`BUCKETS`] buckets, and a file that is not
+//! watched costs its release one lockless load.
+//!
+//! Release, under the bucket lock: takes each watch of the file off its list and off the file's
+//! wait queues, moves it from the ready list to its eventpoll's released list (`ready.rs`),
+//! marks it released and has its eventpoll free it later under its `mtx` (the "reap"; a work
+//! item makes it prompt). A watch deleted or freed otherwise leaves the list and the queues
+//! under the same lock, so exactly one of the two unhooks it, and never after the queues are
+//! gone: release waits for the lock, and the file's `->release()` comes after release.
 //!
 //! Polling a watch without holding the file takes a transient reference with a try-get that
 //! fails once the last one is gone (`epi_fget`), inside an RCU read section and re-checking
-//! `state` after it: a file's memory is `SLAB_TYPESAFE_BY_RCU`, reused by a new file possibly
-//! before our try-get, but only after `__fput()` (and so our release) marked the watch.
+//! `state` after it (`helpers.c`): a file's memory is `SLAB_TYPESAFE_BY_RCU`, reused by a new
+//! file possibly before our try-get, but only after `__fput()` (and so our release) marked the
+//! watch.
 //!
-//! Lock order: an eventpoll's `mtx` → [`RELEASE`] → a target's wait-queue lock → `ready`.
-//! Nothing under [`RELEASE`] sleeps or takes `mtx`; the callback never takes it.
+//! # Walks (`reverse_path_check`, the upward depth of `ep_loop_check`)
+//!
+//! C walks `file->f_ep` and `ep->refs` under RCU, freeing epitems and eventpolls with
+//! `kfree_rcu`. Here a walk holds the bucket lock of every level it is in (at most
+//! `EP_MAX_NESTS + 1`, each taken at its depth as lockdep subclass, and a bucket already held
+//! by the walk is not taken again), so the watches and eventpolls it visits cannot be freed
+//! under it. Walks run only under `EPNESTED`, so no other task holds two bucket locks: no
+//! cycle of bucket locks can form.
+//!
+//! Lock order: `mtx` → a bucket lock (→ more bucket locks, by walks under `EPNESTED` only) →
+//! a target's wait-queue lock → `ready`. Nothing under a bucket lock sleeps or takes `mtx`;
+//! `ep_poll_callback` never takes one.
 
 use core::{
-    ptr,
-    sync::atomic::{AtomicPtr, Ordering},
+    cell::UnsafeCell,
+    ptr::{self, NonNull},
 };
 use kernel::{
     bindings,
-    error::to_result,
+    bindings::list_head,
+    fs::File,
     prelude::*,
-    sync::{aref::ARef, global_lock},
+    sync::{
+        aref::ARef,
+        atomic::{Acquire, Atomic, Relaxed, Release},
+    },
+    types::Opaque,
 };
 
-use crate::{epitem::Epitem, eventpoll::EventPoll, nesting::EP_MAX_NESTS};
+use crate::{
+    cache::CacheBox,
+    epitem::Epitem,
+    eventpoll::EventPoll,
+    list::{init_list_head, list_add_tail, list_del_init, list_empty},
+    nesting::EP_MAX_NESTS,
+};
 
-/// Buckets of the index (a power of two): 32 KiB of heads.
+/// Buckets of the index (a power of two).
 const BUCKETS: usize = 4096;
-
-/// Each bucket's first epitem, or null. Written under [`RELEASE`]; read without it only by
-/// the release hook's emptiness check (see [`rust_epoll_file_release`]).
-static INDEX: [AtomicPtr<Epitem>; BUCKETS] = [const { AtomicPtr::new(ptr::null_mut()) }; BUCKETS];
-
-global_lock! {
-    // SAFETY: Initialised by `register` before the hook or any instance exists.
-    pub(crate) unsafe(uninit) static RELEASE: SpinLock<()> = ();
-}
-
-/// An epitem's place in this protocol (`Epitem::state`, written under [`RELEASE`]).
-pub(crate) mod state {
-    /// Not yet in the index: not hooked on any queue.
-    pub(crate) const NEW: u8 = 0;
-    /// In the index, hooked on its target's queues.
-    pub(crate) const INDEXED: u8 = 1;
-    /// Its target was released: unhooked, on its eventpoll's released list.
-    pub(crate) const RELEASED: u8 = 2;
-    /// Taken off the released list by the reap that will free it.
-    pub(crate) const REAPED: u8 = 3;
-}
 
 extern "C" {
     fn rust_epoll_release_hook_register() -> core::ffi::c_int;
     fn rust_epoll_release_hook_unregister();
-    fn rust_epoll_file_try_get(file: *mut core::ffi::c_void) -> bool;
+    fn rust_epoll_epi_fget(file: *mut core::ffi::c_void, state: *const i8) -> bool;
+    fn rust_epoll_release_hook_check() -> core::ffi::c_int;
+}
+
+// `helpers.c` tests the state against its own copy of this value.
+const _: () = assert!(state::INDEXED == 1);
+
+/// An epitem's place in this protocol (`Epitem::state`).
+pub(crate) mod state {
+    /// Not yet in the index: not hooked on any queue.
+    pub(crate) const NEW: i8 = 0;
+    /// On its file's list, hooked on its target's queues. Written under the bucket lock.
+    pub(crate) const INDEXED: i8 = 1;
+    /// Its target was released: unhooked, on its eventpoll's released list. Written under the
+    /// bucket lock and the eventpoll's `ready` lock.
+    pub(crate) const RELEASED: i8 = 2;
+    /// Off every list, about to be freed. Written under the bucket lock, or under `ready` and
+    /// `mtx` by the reap.
+    pub(crate) const REAPED: i8 = 3;
+}
+
+/// The watches of one file (C's `epitems_head`, or `ep->refs` for an instance).
+///
+/// # Invariants
+///
+/// A head is on its bucket's chain exactly while `epitems` is not empty; `next` and `epitems`
+/// are only touched under its bucket's lock. A head from the head cache is freed when it leaves
+/// the chain; one embedded in an eventpoll lives as long as the eventpoll.
+#[pin_data]
+pub(crate) struct FileHead {
+    /// The next head of the bucket's chain.
+    next: UnsafeCell<*mut FileHead>,
+    /// The file's address: the key, only compared.
+    file: usize,
+    /// The watches of the file, through `Epitem::fllink`.
+    #[pin]
+    epitems: Opaque<list_head>,
+}
+
+// SAFETY: Every field but the immutable `file` is only touched under the bucket lock.
+unsafe impl Send for FileHead {}
+// SAFETY: As above.
+unsafe impl Sync for FileHead {}
+
+impl FileHead {
+    /// An empty head for the file at address `file`.
+    pub(crate) fn new(file: usize) -> impl PinInit<Self> {
+        pin_init!(Self {
+            next: UnsafeCell::new(ptr::null_mut()),
+            file,
+            // SAFETY: `slot` is valid for writes.
+            epitems <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
+        })
+    }
+
+    /// Whether any of our watches has this file as its target (for an instance's embedded
+    /// head: whether the instance is watched by one of ours, `ep->refs` not empty). Lockless,
+    /// as C's `READ_ONCE(file->f_ep)`: its callers hold `EPNESTED`, under which a watch of an
+    /// instance can only go, not come, or recheck under the lock.
+    pub(crate) fn is_watched(&self) -> bool {
+        // SAFETY: `epitems` is initialised; `list_empty` reads `next` once (READ_ONCE).
+        unsafe { !list_empty(self.epitems.get()) }
+    }
+
+    /// Visits the watches of this file. Caller holds the bucket lock (the guard is the proof).
+    fn for_each(&self, _guard: &BucketGuard<'_>, f: impl FnMut(&Epitem) -> Result) -> Result {
+        // SAFETY: The guard proves the bucket lock is held.
+        unsafe { self.for_each_locked(f) }
+    }
+
+    /// As [`Self::for_each`].
+    ///
+    /// # Safety
+    ///
+    /// The caller holds the lock of this head's bucket.
+    unsafe fn for_each_locked(&self, mut f: impl FnMut(&Epitem) -> Result) -> Result {
+        let head = self.epitems.get();
+        // SAFETY: Under the bucket lock every node is the `fllink` of a live, indexed epitem;
+        // `next` is read before `f`, which may unlink the current one.
+        unsafe {
+            let mut link = (*head).next;
+            while link != head {
+                let next = (*link).next;
+                f(Epitem::from_fllink(link))?;
+                link = next;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One bucket: a lock and a chain of heads.
+struct Bucket {
+    lock: Opaque<bindings::spinlock_t>,
+    /// The first head of the chain, or null. Written under `lock`; read without it by the
+    /// release hook's emptiness check.
+    first: Atomic<*mut FileHead>,
+}
+
+/// The table. Its locks are initialised by [`init`] before the hook or any instance exists.
+struct Table([Bucket; BUCKETS]);
+
+// SAFETY: Each bucket is a spinlock and what it guards; `first` is atomic.
+unsafe impl Sync for Table {}
+
+static TABLE: Table = Table(
+    [const {
+        Bucket {
+            lock: Opaque::uninit(),
+            first: Atomic::new(ptr::null_mut()),
+        }
+    }; BUCKETS],
+);
+
+/// Initialises the buckets' locks.
+///
+/// # Safety
+///
+/// Called once, at module init, before the release hook or any instance exists.
+pub(crate) unsafe fn init() {
+    let key = kernel::static_lock_class!();
+    for b in TABLE.0.iter() {
+        // SAFETY: Called once, before any use of the locks (our contract); `key` and the name
+        // are static.
+        unsafe {
+            bindings::__spin_lock_init(b.lock.get(), c"release::bucket".as_char_ptr(), key.as_ptr())
+        };
+    }
 }
 
 /// The bucket of a file's address (multiplicative hashing, as `hash_ptr`).
-fn bucket(file: usize) -> &'static AtomicPtr<Epitem> {
+fn bucket(file: usize) -> &'static Bucket {
     let h = (file as u64).wrapping_mul(0x61c8_8646_80b5_83eb) >> (64 - BUCKETS.trailing_zeros());
-    &INDEX[h as usize]
+    &TABLE.0[h as usize]
+}
+
+/// A bucket's lock, held.
+struct BucketGuard<'a> {
+    bucket: &'a Bucket,
+}
+
+impl Bucket {
+    fn lock(&self) -> BucketGuard<'_> {
+        // SAFETY: Initialised by `init`; unlocked by the guard.
+        unsafe { bindings::spin_lock(self.lock.get()) };
+        BucketGuard { bucket: self }
+    }
+
+    /// Locks the bucket `subclass` levels deep in a walk (`spin_lock_nested`).
+    fn lock_nested(&self, subclass: u32) -> BucketGuard<'_> {
+        if cfg!(CONFIG_DEBUG_LOCK_ALLOC) {
+            #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+            // SAFETY: As in `lock`; the raw lock is at the start of the `spinlock_t` (see
+            // `irqlock.rs`).
+            unsafe {
+                bindings::_raw_spin_lock_nested(self.lock.get().cast(), subclass as i32)
+            };
+            BucketGuard { bucket: self }
+        } else {
+            let _ = subclass;
+            self.lock()
+        }
+    }
+
+    /// The head of `file`, if the file is watched. Caller holds the lock.
+    fn find(&self, _guard: &BucketGuard<'_>, file: usize) -> Option<&FileHead> {
+        let mut cur = self.first.load(Relaxed);
+        while !cur.is_null() {
+            // SAFETY: Heads on the chain are alive while the lock is held (type invariant).
+            let head = unsafe { &*cur };
+            if head.file == file {
+                return Some(head);
+            }
+            // SAFETY: Under the lock.
+            cur = unsafe { *head.next.get() };
+        }
+        None
+    }
+
+    /// Puts `head` (not on any chain) at the front of the chain. Caller holds the lock.
+    fn push(&self, _guard: &BucketGuard<'_>, head: &FileHead) {
+        // SAFETY: Under the lock.
+        unsafe { *head.next.get() = self.first.load(Relaxed) };
+        // Release: pairs with the hook's lockless emptiness check (see there).
+        self.first.store(ptr::from_ref(head).cast_mut(), Release);
+    }
+
+    /// Takes `head` off the chain. Caller holds the lock.
+    fn unlink(&self, _guard: &BucketGuard<'_>, head: &FileHead) {
+        let target = ptr::from_ref(head).cast_mut();
+        let mut cur = self.first.load(Relaxed);
+        if cur == target {
+            // SAFETY: Under the lock.
+            self.first.store(unsafe { *head.next.get() }, Relaxed);
+            return;
+        }
+        while !cur.is_null() {
+            // SAFETY: Heads on the chain are alive under the lock, and so is `head`.
+            unsafe {
+                let next = *(*cur).next.get();
+                if next == target {
+                    *(*cur).next.get() = *head.next.get();
+                    return;
+                }
+                cur = next;
+            }
+        }
+    }
+}
+
+impl Drop for BucketGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Locked by `lock` or `lock_nested`, in this task.
+        unsafe { bindings::spin_unlock(self.bucket.lock.get()) };
+    }
 }
 
 /// The hook on `__fput()`: registered while this lives. The module holds it for its whole
@@ -82,21 +300,22 @@ fn bucket(file: usize) -> &'static AtomicPtr<Epitem> {
 pub(crate) struct Hook(());
 
 impl Hook {
-    /// Hooks `__fput()`, before any watch can exist.
+    /// Hooks `__fput()`, before any watch can exist, and checks that the hook sees a file's
+    /// release (see `helpers.c`).
     ///
     /// # Safety
     ///
-    /// Called once per module load, from module init.
+    /// Called once per module load, from module init, after [`init`].
     pub(crate) unsafe fn register() -> Result<Self> {
-        // SAFETY: Called once, before anything else here (our contract).
-        unsafe { RELEASE.init() };
         // SAFETY: FFI call; registered once (our contract), unregistered by `drop`.
-        to_result(unsafe { rust_epoll_release_hook_register() }).inspect_err(|e| {
-            pr_err!(
-                "cannot hook __fput (error {}): needs ftrace enabled (kernel.ftrace_enabled)\n",
-                e.to_errno()
-            )
-        })?;
+        kernel::error::to_result(unsafe { rust_epoll_release_hook_register() }).inspect_err(
+            |e| {
+                pr_err!(
+                    "cannot hook __fput (error {}): needs ftrace enabled (kernel.ftrace_enabled)\n",
+                    e.to_errno()
+                )
+            },
+        )?;
         Ok(Self(()))
     }
 }
@@ -108,160 +327,109 @@ impl Drop for Hook {
     }
 }
 
-/// Puts a new watch in the index (before it is hooked on its target's queues). The caller
-/// holds a reference on the target, so its release cannot be running.
-pub(crate) fn index(epi: &Epitem) {
-    let _guard = RELEASE.lock();
-    let head = bucket(epi.key().file);
-    epi.flnext
-        .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
-    epi.state.store(state::INDEXED, Ordering::Relaxed);
-    // Release: pairs with the hook's lockless emptiness check (see there).
-    head.store(ptr::from_ref(epi).cast_mut(), Ordering::Release);
-}
+/// A head allocated ahead of taking the bucket lock, if the file turns out to need one.
+type SpareHead = Option<Pin<CacheBox<FileHead>>>;
 
-/// Takes a watch that is going away off the index and off its target's queues, unless its
-/// target's release already did (then off its eventpoll's released list, if still there).
-/// After this no callback runs on it and release cannot find it.
-pub(crate) fn forget(epi: &Epitem) {
-    let _guard = RELEASE.lock();
-    match epi.state.load(Ordering::Relaxed) {
-        state::INDEXED => {
-            unlink(bucket(epi.key().file), epi);
-            // Under the lock: the target may be closing, and its queues stay alive only
-            // until its release, which waits for this lock.
-            epi.unhook();
-        }
-        state::RELEASED => unlink(&epi.ep().released, epi),
-        _ => {}
-    }
-    epi.state.store(state::REAPED, Ordering::Relaxed);
-}
-
-/// Unlinks `epi` from the chain starting at `head`, if it is on it. Caller holds the lock.
-fn unlink(head: &AtomicPtr<Epitem>, epi: &Epitem) {
-    let target = ptr::from_ref(epi).cast_mut();
-    let mut link = head;
-    loop {
-        let cur = link.load(Ordering::Relaxed);
-        if cur.is_null() {
-            return;
-        }
-        if cur == target {
-            link.store(epi.flnext.load(Ordering::Relaxed), Ordering::Relaxed);
-            return;
-        }
-        // SAFETY: Chained epitems are alive: each leaves its chain under the lock (which we
-        // hold) before it is freed.
-        link = unsafe { &(*cur).flnext };
-    }
-}
-
-/// Takes `ep`'s released watches for the reap, which removes them from the interest set and
-/// frees them. Returns the first; each links to the next through `flnext`.
-pub(crate) fn take_released(ep: &EventPoll) -> *mut Epitem {
-    if ep.released.load(Ordering::Relaxed).is_null() {
-        // A release racing with this check queues the reap work, which takes it.
-        return ptr::null_mut();
-    }
-    let _guard = RELEASE.lock();
-    let first = ep.released.swap(ptr::null_mut(), Ordering::Relaxed);
-    let mut cur = first;
-    while !cur.is_null() {
-        // SAFETY: Items on the released list are alive (they leave it under the lock).
-        let epi = unsafe { &*cur };
-        epi.state.store(state::REAPED, Ordering::Relaxed);
-        cur = epi.flnext.load(Ordering::Relaxed);
-    }
-    first
-}
-
-/// Whether any watch of ours has `file` as its target (for an instance's file: whether the
-/// instance is nested in another, `ep->refs` not empty).
-pub(crate) fn is_watched(file: usize) -> bool {
-    let _guard = RELEASE.lock();
-    has_watchers(file)
-}
-
-/// As [`is_watched`], with the lock held.
-fn has_watchers(file: usize) -> bool {
-    let mut cur = bucket(file).load(Ordering::Relaxed);
-    while !cur.is_null() {
-        // SAFETY: Chained epitems are alive while the caller holds the lock.
-        let epi = unsafe { &*cur };
-        if epi.key().file == file {
-            return true;
-        }
-        cur = epi.flnext.load(Ordering::Relaxed);
-    }
-    false
-}
-
-/// epoll's `path_limits`: how many wake-up paths of each length (index: instances above
-/// the first one) may lead up from one file. Paths of length 0 are not limited.
-const PATH_LIMITS: [u32; EP_MAX_NESTS + 1] = [1000, 500, 100, 50, 10];
-
-/// `reverse_path_check` for one file: counts the wake-up paths leading up from `file`
-/// through our instances, and fails if one length has more than epoll allows or a path is
-/// deeper than `EP_MAX_NESTS`. The caller holds `nesting::EPNESTED`, so no watch of an
-/// instance appears meanwhile.
-pub(crate) fn reverse_path_check(file: usize) -> Result {
-    let _guard = RELEASE.lock();
-    let mut counts = [0u32; EP_MAX_NESTS + 1];
-    reverse_path_check_proc(file, 0, &mut counts)
-}
-
-/// `reverse_path_check_proc`: the paths up from `file`, which is `depth` instances above
-/// the file being checked.
-fn reverse_path_check_proc(file: usize, depth: usize, counts: &mut [u32]) -> Result {
-    if depth > EP_MAX_NESTS {
-        return Err(EINVAL);
-    }
-    let mut cur = bucket(file).load(Ordering::Relaxed);
-    while !cur.is_null() {
-        // SAFETY: Chained epitems are alive while we hold the lock.
-        let epi = unsafe { &*cur };
-        cur = epi.flnext.load(Ordering::Relaxed);
-        if epi.key().file != file {
-            continue;
-        }
-        let above = epi.ep().file;
-        if has_watchers(above) {
-            reverse_path_check_proc(above, depth + 1, counts)?;
-        } else if depth > 0 {
-            let count = &mut counts[depth];
-            *count += 1;
-            if *count > PATH_LIMITS[depth] {
-                return Err(EINVAL);
-            }
-        }
+/// Whether the hook is still called for every release (see `helpers.c`): ADD is refused
+/// with `EPERM` (the target cannot be watched safely) once it is not. May sleep.
+pub(crate) fn hook_alive() -> Result {
+    // SAFETY: FFI call without preconditions; we may sleep.
+    if unsafe { rust_epoll_release_hook_check() } != 0 {
+        return Err(EPERM);
     }
     Ok(())
 }
 
-/// A counted reference on a watch's target, unless it is being released (`epi_fget`).
-pub(crate) fn get_file(epi: &Epitem) -> Option<ARef<kernel::fs::File>> {
+/// `ep_attach_file`: puts a new watch on its file's list (before it is hooked on the file's
+/// queues). `child` is the target's eventpoll when the target is one of our instances (its
+/// head is embedded); otherwise a head is allocated if the file has none yet. The caller holds
+/// a reference on the target, so its release cannot be running.
+pub(crate) fn index(epi: &Epitem, child: Option<&EventPoll>) -> Result {
+    let file = epi.key().file;
+    let b = bucket(file);
+    let mut spare: SpareHead = None;
+    loop {
+        let guard = b.lock();
+        let head = match (b.find(&guard, file), child, &spare) {
+            (Some(head), _, _) => head,
+            (None, Some(child), _) => {
+                b.push(&guard, child.head());
+                child.head()
+            }
+            (None, None, Some(new)) => {
+                b.push(&guard, new);
+                // The chain owns it from here (type invariant of `FileHead`).
+                let new = spare
+                    .take()
+                    .map(CacheBox::into_raw)
+                    .unwrap_or(ptr::null_mut());
+                // SAFETY: Just leaked from its box; freed when it leaves the chain.
+                unsafe { &*new }
+            }
+            (None, None, None) => {
+                drop(guard);
+                spare = Some(crate::resources().heads.alloc(FileHead::new(file))?);
+                continue;
+            }
+        };
+        // SAFETY: `fllink` is unlinked (a new item), the head's list is valid; both under the
+        // bucket lock.
+        unsafe { list_add_tail(epi.fllink(), head.epitems.get()) };
+        epi.state.store(state::INDEXED, Relaxed);
+        return Ok(());
+    }
+}
+
+/// Takes `epi` off its file's list; frees the file's head if it was the last. Caller holds
+/// the bucket lock.
+fn unindex(b: &Bucket, guard: &BucketGuard<'_>, epi: &Epitem) {
+    // SAFETY: An indexed item's `fllink` is on its file's list, under this lock.
+    unsafe { list_del_init(epi.fllink()) };
+    let file = epi.key().file;
+    let Some(head) = b.find(guard, file) else {
+        return;
+    };
+    if head.is_watched() {
+        return;
+    }
+    b.unlink(guard, head);
+    if !epi.targets_instance() {
+        let head = ptr::from_ref(head).cast_mut();
+        // SAFETY: A head off the chain that is not embedded came from the head cache and was
+        // leaked into the chain by `index`; nothing refers to it any more.
+        drop(unsafe { CacheBox::from_raw(head, &crate::resources().heads) });
+    }
+}
+
+/// `ep_remove_file` and `ep_unregister_pollwait` for a watch that is going away: takes it off
+/// its file's list and off its target's queues, unless its target's release already did.
+/// After this no callback runs on it and release cannot find it.
+pub(crate) fn forget(epi: &Epitem) {
+    let b = bucket(epi.key().file);
+    let guard = b.lock();
+    if epi.state.load(Relaxed) == state::INDEXED {
+        unindex(b, &guard, epi);
+        // Under the lock: the target may be closing, and its queues stay alive only until its
+        // release, which waits for this lock.
+        epi.unhook();
+    }
+    // A released item is on its eventpoll's released list: the caller's removal from the
+    // ready lists takes it off.
+    epi.state.store(state::REAPED, Relaxed);
+}
+
+/// A counted reference on a watch's target, unless its release has begun (`epi_fget`).
+pub(crate) fn get_file(epi: &Epitem) -> Option<ARef<File>> {
     let file = epi.key().file as *mut bindings::file;
-    // The read section keeps `file`'s memory a `struct file` (SLAB_TYPESAFE_BY_RCU) from the
-    // state check to the try-get: a file freed before the check was marked released first.
-    let _rcu = kernel::sync::rcu::read_lock();
-    if epi.state.load(Ordering::Acquire) != state::INDEXED {
-        return None;
-    }
-    // SAFETY: `file`'s memory is a struct file (above); a try-get never revives a dead one.
-    if !unsafe { rust_epoll_file_try_get(file.cast()) } {
-        return None;
-    }
-    // The try-get is fully ordered: if the memory has been reused by a new file since, the
-    // release that marked this watch came before and is seen here.
-    if epi.state.load(Ordering::Relaxed) != state::INDEXED {
-        // SAFETY: We hold the reference just taken (on some file), and give it back.
-        unsafe { bindings::fput(file) };
+    // SAFETY: `file` is the watch's target's address and `state` its state; the helper checks
+    // the state, try-gets and re-checks inside an RCU read section (see the module doc), so it
+    // dereferences the file only while its memory is a `struct file`.
+    if !unsafe { rust_epoll_epi_fget(file.cast(), epi.state.as_ptr()) } {
         return None;
     }
     // SAFETY: We own the reference just taken on the watch's own target; `File` is a
     // transparent wrapper of `struct file`.
-    Some(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(file.cast())) })
+    Some(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) })
 }
 
 /// The release hook: `eventpoll_release_file` for our watches of `file`, called by
@@ -272,37 +440,168 @@ pub(crate) fn get_file(epi: &Epitem) -> Option<ARef<kernel::fs::File>> {
 /// `file` is a file whose last reference is gone and whose `->release()` has not run.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::file) {
-    let file = file as usize;
-    let head = bucket(file);
+    let addr = file as usize;
+    let b = bucket(addr);
     // Most released files are not watched: skip the lock when the bucket is empty. A watch of
     // `file` was indexed before its adder dropped its reference, and the put of the last
     // reference (ordered after that) comes before this call, so its head is seen.
-    if head.load(Ordering::Acquire).is_null() {
+    if b.first.load(Acquire).is_null() {
         return;
     }
-    let _guard = RELEASE.lock();
-    let mut link = head;
-    loop {
-        let cur = link.load(Ordering::Relaxed);
-        if cur.is_null() {
-            break;
-        }
-        // SAFETY: Chained epitems are alive while we hold the lock (see `unlink`).
-        let epi = unsafe { &*cur };
-        let next = epi.flnext.load(Ordering::Relaxed);
-        if epi.key().file != file {
-            link = &epi.flnext;
-            continue;
-        }
-        link.store(next, Ordering::Relaxed);
+    let guard = b.lock();
+    let Some(head) = b.find(&guard, addr) else {
+        return;
+    };
+    let _ = head.for_each(&guard, |epi| {
+        // SAFETY: The item is on the list, so `fllink` is linked; under the bucket lock.
+        unsafe { list_del_init(epi.fllink()) };
         epi.unhook();
         let ep = epi.ep();
-        ep.ready.lock().as_mut().remove(epi);
-        // Release: pairs with `get_file`'s acquire, for a poll that had not seen this yet.
-        epi.state.store(state::RELEASED, Ordering::Release);
-        epi.flnext
-            .store(ep.released.load(Ordering::Relaxed), Ordering::Relaxed);
-        ep.released.store(cur, Ordering::Relaxed);
+        {
+            let mut ready = ep.ready.lock();
+            ready.as_mut().release(epi);
+            // Release: pairs with the acquire of `rust_epoll_epi_fget`, for a poll that had not
+            // seen this yet.
+            epi.state.store(state::RELEASED, Release);
+        }
         ep.queue_reap();
+        Ok(())
+    });
+    // The list is empty now: the head leaves the chain. An embedded head (the file is one of
+    // our instances) lives on in its eventpoll; a cached one is freed.
+    b.unlink(&guard, head);
+    // SAFETY: `file` is alive until its `->release()`, which comes after this hook.
+    if unsafe { crate::device::instance_of_raw(file) }.is_none() {
+        let head = ptr::from_ref(head).cast_mut();
+        // SAFETY: Off the chain, not embedded: it came from the head cache through `index`.
+        drop(unsafe { CacheBox::from_raw(head, &crate::resources().heads) });
     }
+}
+
+/// epoll's `path_limits`: how many wake-up paths of each length (index: instances above
+/// the first one) may lead up from one file. Paths of length 0 are not limited.
+const PATH_LIMITS: [u32; EP_MAX_NESTS + 1] = [1000, 500, 100, 50, 10];
+
+/// Most bucket locks one walk holds: one per level of a chain of instances, and the file's.
+const WALK_DEPTH: usize = EP_MAX_NESTS + 2;
+
+/// A walk up the per-file lists, holding the bucket lock of every level it is in, so that
+/// the watches and eventpolls it visits stay alive (see the module doc). Only under
+/// `nesting::EPNESTED`.
+pub(crate) struct Walk {
+    held: [Option<BucketGuard<'static>>; WALK_DEPTH],
+    depth: usize,
+}
+
+impl Walk {
+    /// A walk holding nothing yet. The caller holds `nesting::EPNESTED`.
+    pub(crate) fn new() -> Self {
+        Self {
+            held: [const { None }; WALK_DEPTH],
+            depth: 0,
+        }
+    }
+
+    /// Locks `b` one level deeper, unless this walk holds it already. Returns the depth to
+    /// go back to with [`Walk::leave`].
+    fn enter(&mut self, b: &'static Bucket) -> Result<usize> {
+        let mark = self.depth;
+        let held = self.held[..mark]
+            .iter()
+            .flatten()
+            .any(|g| ptr::eq(g.bucket, b));
+        if !held {
+            let slot = self.held.get_mut(mark).ok_or(EINVAL)?;
+            *slot = Some(b.lock_nested(mark as u32));
+        }
+        self.depth += 1;
+        Ok(mark)
+    }
+
+    /// Unlocks what was locked since `mark`.
+    fn leave(&mut self, mark: usize) {
+        while self.depth > mark {
+            self.depth -= 1;
+            self.held[self.depth] = None;
+        }
+    }
+
+    /// Calls `f` for each watch of `head` (the head of a file in bucket `b`), with the bucket
+    /// locked for the duration.
+    fn watches(
+        &mut self,
+        b: &'static Bucket,
+        head: impl FnOnce(&BucketGuard<'static>) -> Option<*const FileHead>,
+        mut f: impl FnMut(&mut Self, &Epitem) -> Result,
+    ) -> Result {
+        let mark = self.enter(b)?;
+        // The guard of `b`, wherever this walk took it.
+        let guard = self.held[..=mark]
+            .iter()
+            .flatten()
+            .find(|g| ptr::eq(g.bucket, b));
+        let res = match guard.and_then(head) {
+            // SAFETY: `b` is locked by this walk until `leave` below, which keeps the head
+            // and its watches alive.
+            Some(h) => unsafe { (*h).for_each_locked(|epi| f(self, epi)) },
+            None => Ok(()),
+        };
+        self.leave(mark);
+        res
+    }
+
+    /// Calls `f` for each eventpoll watching `ep` (`ep->refs`: one level of
+    /// `ep_get_upwards_depth_proc`), with `ep`'s bucket locked for the duration.
+    pub(crate) fn watchers(
+        &mut self,
+        ep: &EventPoll,
+        mut f: impl FnMut(&mut Self, &EventPoll) -> Result,
+    ) -> Result {
+        let head: *const FileHead = ep.head();
+        self.watches(
+            bucket(ep.file),
+            |_| Some(head),
+            |walk, epi| f(walk, epi.ep()),
+        )
+    }
+}
+
+/// `reverse_path_check` for one file: counts the wake-up paths leading up from `file`
+/// through our instances, and fails with `EINVAL` if one length has more than epoll allows or
+/// a path is deeper than `EP_MAX_NESTS`. The caller holds `nesting::EPNESTED`.
+pub(crate) fn reverse_path_check(file: usize) -> Result {
+    let mut counts = [0u32; EP_MAX_NESTS + 1];
+    let mut walk = Walk::new();
+    let b = bucket(file);
+    walk.watches(
+        b,
+        |g| b.find(g, file).map(ptr::from_ref),
+        |walk, epi| reverse_path_check_proc(walk, epi.ep(), 0, &mut counts),
+    )
+}
+
+/// `reverse_path_check_proc`, for the eventpoll `ep` watching a file `depth` instances above
+/// the file being checked.
+fn reverse_path_check_proc(
+    walk: &mut Walk,
+    ep: &EventPoll,
+    depth: usize,
+    counts: &mut [u32; EP_MAX_NESTS + 1],
+) -> Result {
+    if !ep.head().is_watched() {
+        // A path ends here; paths of length 0 (the file watched directly) are not limited.
+        if depth > 0 {
+            counts[depth] += 1;
+            if counts[depth] > PATH_LIMITS[depth] {
+                return Err(EINVAL);
+            }
+        }
+        return Ok(());
+    }
+    if depth + 1 > EP_MAX_NESTS {
+        return Err(EINVAL);
+    }
+    walk.watchers(ep, |walk, above| {
+        reverse_path_check_proc(walk, above, depth + 1, counts)
+    })
 }

@@ -4,22 +4,31 @@
 //!
 //! Each open of the device is one private eventpoll (`epoll_create1`); the ioctls of
 //! `include/uapi/rust_epoll.h` are `epoll_ctl` and `epoll_wait` on it. This file holds the
-//! module and decodes ioctls into typed requests. The device and its file operations are
-//! `device.rs`, the instance `eventpoll.rs`, a watch `epitem.rs`, the interest set
-//! `rbtree.rs`, the ready list `ready.rs`, closing a watched file `release.rs`, nesting
-//! `nesting.rs`, fdinfo `introspect.rs`, and the C wait-queue machinery `waitqueue.rs`.
+//! module, what it owns for its whole life (slab caches, a workqueue), and decodes ioctls into
+//! typed requests. The device and its file operations are `device.rs`, the instance
+//! `eventpoll.rs` (its operations `ctl.rs` and `wait.rs`), a watch `epitem.rs`, the interest
+//! set `rbtree.rs`, the ready list `ready.rs`, closing a watched file `release.rs`, nesting
+//! `nesting.rs`, fdinfo and debugfs `introspect.rs`, and the C machinery `waitqueue.rs`,
+//! `list.rs`, `irqlock.rs`, `mutex.rs`, `cache.rs`, `wakeup.rs`, `sigmask.rs`.
 
+use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
 use kernel::{
+    bindings,
     fs::File,
     prelude::*,
     uaccess::{UserPtr, UserSlice},
+    workqueue::Queue,
 };
 
+mod cache;
+mod ctl;
 mod device;
 mod epitem;
 mod eventpoll;
 mod introspect;
+mod irqlock;
 mod limits;
+mod list;
 mod mutex;
 mod nesting;
 mod rbtree;
@@ -27,13 +36,12 @@ mod ready;
 mod release;
 mod sigmask;
 mod uapi;
+mod wait;
 mod waitqueue;
+mod wakeup;
 
 use eventpoll::EventPoll;
-use uapi::{
-    CtlArgs, CtlBatchArgs, WaitArgs, RUST_EPOLL_BATCH_MAX, RUST_EPOLL_BATCH_WAIT, RUST_EPOLL_CTL,
-    RUST_EPOLL_CTL_BATCH, RUST_EPOLL_WAIT,
-};
+use uapi::{CtlArgs, WaitArgs, RUST_EPOLL_CTL, RUST_EPOLL_CTL_BATCH, RUST_EPOLL_WAIT};
 
 module! {
     type: RustEpollModule,
@@ -49,43 +57,143 @@ module! {
     },
 }
 
-#[pin_data(PinnedDrop)]
+/// What the module owns for its whole life and everything reaches (C keeps these in
+/// `__ro_after_init` statics: `epi_cache`, `ephead_cache`).
+pub(crate) struct Resources {
+    /// Epitems (`epi_cache`).
+    pub(crate) epitems: cache::KmemCache<epitem::Epitem>,
+    /// Per-file heads of plain files (`ephead_cache`).
+    pub(crate) heads: cache::KmemCache<release::FileHead>,
+    /// The deferred wake-ups and reaps (`eventpoll.rs`). The kernel crate can name the
+    /// system's queues but not make one; the module's own lets exit wait for its work items,
+    /// which hold instances (and so the module's code) alive.
+    wq: NonNull<bindings::workqueue_struct>,
+}
+
+impl Resources {
+    fn new() -> Result<Self> {
+        let epitems = cache::KmemCache::new(c"rust_epoll_epitem")?;
+        let heads = cache::KmemCache::new(c"rust_epoll_head")?;
+        // SAFETY: FFI call; the format is a static string without conversions.
+        let wq = unsafe {
+            bindings::alloc_workqueue_noprof(
+                c"rust_epoll".as_char_ptr(),
+                bindings::wq_flags_WQ_UNBOUND,
+                0,
+            )
+        };
+        Ok(Self {
+            epitems,
+            heads,
+            wq: NonNull::new(wq).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// The module's workqueue.
+    pub(crate) fn wq(&self) -> &Queue {
+        // SAFETY: Allocated in `new`, destroyed only in `drop`.
+        unsafe { Queue::from_raw(self.wq.as_ptr()) }
+    }
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        // Runs (and so drops) the queued work items first, then frees the queue; the caches go
+        // after, once the last instance that a work item held is gone.
+        // SAFETY: Allocated in `new`; nothing queues on it any more (no instance is left).
+        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
+    }
+}
+
+/// [`Resources`], set once at module init, before anything can reach it, and dropped at
+/// module exit, after everything that can is gone.
+struct ResourceSlot(UnsafeCell<MaybeUninit<Resources>>);
+
+// SAFETY: Written only by module init and exit, when nothing else runs in the module;
+// read-only in between, and `Resources` is `Sync`.
+unsafe impl Sync for ResourceSlot {}
+
+static RESOURCES: ResourceSlot = ResourceSlot(UnsafeCell::new(MaybeUninit::uninit()));
+
+/// The module's [`Resources`].
+pub(crate) fn resources() -> &'static Resources {
+    // SAFETY: Initialised by module init before the device, the release hook or any instance
+    // exists (every caller is reached through one of them), and dropped only after they are
+    // all gone (`ResourceGuard`).
+    unsafe { (*RESOURCES.0.get()).assume_init_ref() }
+}
+
+/// Drops [`RESOURCES`] at module exit.
+struct ResourceGuard(());
+
+impl ResourceGuard {
+    /// Puts `res` in [`RESOURCES`]; the guard drops them.
+    fn install(res: Resources) -> Self {
+        // SAFETY: Module init runs once, before anything can reach the slot.
+        unsafe { (*RESOURCES.0.get()).write(res) };
+        Self(())
+    }
+}
+
+impl Drop for ResourceGuard {
+    fn drop(&mut self) {
+        // SAFETY: Initialised by `install`; the module's other parts are gone (the guard is
+        // dropped last, or init failed before any use), so nothing uses the resources.
+        unsafe { (*RESOURCES.0.get()).assume_init_drop() };
+    }
+}
+
+#[pin_data]
 struct RustEpollModule {
     /// Dropped first: no new instance after this.
     #[pin]
     _dev: device::Registration,
-    /// Dropped last, when no instance, so no watch, is left.
+    /// Dropped when no instance, so no watch, is left.
+    _started: Started,
+    /// Dropped last: the workqueue drains, then the caches go.
+    _resources: ResourceGuard,
+}
+
+/// The global state and the release hook, set up at init; undone when dropped.
+struct Started {
     _hook: release::Hook,
 }
 
-impl kernel::InPlaceModule for RustEpollModule {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        // SAFETY: Module init runs once, before the device exists and so before any instance.
+impl Started {
+    fn new() -> Result<Self> {
+        // SAFETY: Module init runs once, before the device exists and so before any instance,
+        // and before the release hook.
         unsafe {
+            release::init();
             nesting::init();
             introspect::init();
         }
         limits::init(module_parameters::max_user_watches.value());
-        // SAFETY: Module init runs once.
-        let hook = unsafe { release::Hook::register() };
+        // SAFETY: Module init runs once, after `release::init`.
+        let hook = unsafe { release::Hook::register() }.inspect_err(|_| introspect::exit())?;
+        Ok(Self { _hook: hook })
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // No instance is left (each holds a module reference); the hook goes after this.
+        introspect::exit();
+    }
+}
+
+impl kernel::InPlaceModule for RustEpollModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _hook: hook?,
+            _resources: ResourceGuard::install(Resources::new()?),
+            _started: Started::new()?,
             _dev <- device::Registration::register(),
         })
     }
 }
 
-#[pinned_drop]
-impl PinnedDrop for RustEpollModule {
-    fn drop(self: Pin<&mut Self>) {
-        // No instance is left (each holds a module reference); the device goes after this.
-        introspect::exit();
-        nesting::exit();
-    }
-}
-
 /// Reads an ioctl's argument struct from userspace.
-fn read_arg<T: kernel::transmute::FromBytes>(arg: usize) -> Result<T> {
+pub(crate) fn read_arg<T: kernel::transmute::FromBytes>(arg: usize) -> Result<T> {
     UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<T>())
         .reader()
         .read::<T>()
@@ -94,43 +202,9 @@ fn read_arg<T: kernel::transmute::FromBytes>(arg: usize) -> Result<T> {
 /// The ioctls of an instance; `file` is the instance's own file.
 fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     match cmd {
-        RUST_EPOLL_CTL => ep.ctl(file, &read_arg::<CtlArgs>(arg)?),
         RUST_EPOLL_WAIT => ep.wait(&read_arg::<WaitArgs>(arg)?),
-        RUST_EPOLL_CTL_BATCH => ctl_batch(ep, file, arg),
+        RUST_EPOLL_CTL => ep.ctl(file, &read_arg::<CtlArgs>(arg)?),
+        RUST_EPOLL_CTL_BATCH => ep.ctl_batch(file, arg),
         _ => Err(ENOTTY),
     }
-}
-
-/// RUST_EPOLL_CTL_BATCH: applies `ops` in order until one fails (an unreadable one fails with
-/// EFAULT), reports how far it got in the caller's struct, then optionally waits.
-fn ctl_batch(ep: &EventPoll, file: &File, arg: usize) -> Result<isize> {
-    let batch = read_arg::<CtlBatchArgs>(arg)?;
-    if batch.nr_ops == 0
-        || batch.nr_ops > RUST_EPOLL_BATCH_MAX
-        || batch.flags & !RUST_EPOLL_BATCH_WAIT != 0
-    {
-        return Err(EINVAL);
-    }
-    let size = core::mem::size_of::<CtlArgs>();
-    let mut ops = UserSlice::new(
-        UserPtr::from_addr(batch.ops as usize),
-        batch.nr_ops as usize * size,
-    )
-    .reader();
-    let (mut applied, mut error) = (0u32, 0i32);
-    while applied < batch.nr_ops {
-        if let Err(e) = ops.read::<CtlArgs>().and_then(|op| ep.ctl(file, &op)) {
-            error = e.to_errno();
-            break;
-        }
-        applied += 1;
-    }
-    let at = arg + core::mem::offset_of!(CtlBatchArgs, applied);
-    let mut out = UserSlice::new(UserPtr::from_addr(at), 8).writer();
-    out.write(&applied)?;
-    out.write(&error)?;
-    if error == 0 && batch.flags & RUST_EPOLL_BATCH_WAIT != 0 {
-        return ep.wait(&batch.wait);
-    }
-    Ok(0)
 }

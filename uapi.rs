@@ -7,7 +7,7 @@
 use core::mem::{offset_of, size_of};
 use kernel::{
     ioctl::{_IOW, _IOWR},
-    transmute::{AsBytes, FromBytes},
+    transmute::FromBytes,
 };
 
 pub(crate) const EPOLL_CTL_ADD: u32 = 1;
@@ -33,8 +33,12 @@ pub(crate) const EPOLLINOUT_BITS: u32 = EPOLLIN | EPOLLOUT;
 pub(crate) const EPOLLEXCLUSIVE_OK_BITS: u32 =
     EPOLLINOUT_BITS | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 
-/// `struct rust_epoll_event`: the layout of `struct epoll_event` (packed on x86-64).
-#[repr(C, packed)]
+/// `struct rust_epoll_event`: the layout of the kernel's `struct epoll_event`, which
+/// include/uapi/linux/eventpoll.h packs on x86-64 only (`EPOLL_PACKED`). On 32-bit x86 a
+/// `__u64` is 4-byte aligned, so the unpacked struct has the same 12-byte layout, which is
+/// what lets 32-bit programs use the same records (`compat_ioctl`).
+#[cfg_attr(target_arch = "x86_64", repr(C, packed))]
+#[cfg_attr(not(target_arch = "x86_64"), repr(C))]
 #[derive(Clone, Copy)]
 pub(crate) struct EpollEvent {
     pub(crate) events: u32,
@@ -91,8 +95,6 @@ unsafe impl FromBytes for CtlArgs {}
 unsafe impl FromBytes for CtlBatchArgs {}
 // SAFETY: As above.
 unsafe impl FromBytes for WaitArgs {}
-// SAFETY: Packed integers: no padding, every byte initialised.
-unsafe impl AsBytes for EpollEvent {}
 
 /// `rust_epoll_wait.flags`: the timeout is `timeout_ns` (epoll_pwait2).
 pub(crate) const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
@@ -104,6 +106,9 @@ pub(crate) const RUST_EPOLL_CTL_BATCH: u32 = _IOWR::<CtlBatchArgs>(RUST_EPOLL_IO
 
 // The header's layout, field by field: a change on one side fails the build.
 const _: () = {
+    assert!(size_of::<EpollEvent>() == size_of::<kernel::bindings::epoll_event>());
+    assert!(offset_of!(EpollEvent, data) == offset_of!(kernel::bindings::epoll_event, data));
+    #[cfg(target_arch = "x86_64")]
     assert!(size_of::<EpollEvent>() == 12);
     assert!(size_of::<CtlArgs>() == 24);
     assert!(offset_of!(CtlArgs, op) == 0);

@@ -76,19 +76,36 @@ impl WaitQueueHead {
         };
     }
 
+    /// `wake_up_sync`: as [`Self::wake_up`] (no mask), with the hint that the waker is about
+    /// to sleep, so the woken task need not be moved to another CPU.
+    pub(crate) fn wake_up_sync(&self) {
+        // SAFETY: The queue is initialised.
+        unsafe {
+            bindings::__wake_up_sync_key(
+                self.as_raw(),
+                bindings::TASK_NORMAL,
+                core::ptr::null_mut(),
+            )
+        };
+    }
+
     /// As [`Self::wake_up`] with a poll mask, taking the queue's lock at lockdep subclass
-    /// `nests`: for a wake-up from inside the wake-up of a queue of the same class (an
+    /// `nests`, and setting `*nests_out` to `nests + 1` for the duration of the wake-up, inside
+    /// the lock: for a wake-up from inside the wake-up of a queue of the same class (an
     /// instance's pollers, woken by the instance it watches: `ep_poll_safewake`).
-    pub(crate) fn wake_up_nested(&self, key: u32, nests: u8) {
+    #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+    pub(crate) fn wake_up_nested(&self, key: u32, nests: u8, nests_out: *mut u8) {
         extern "C" {
             fn rust_epoll_wake_up_nested(
                 wq: *mut bindings::wait_queue_head,
                 key: usize,
                 subclass: core::ffi::c_int,
+                nests_out: *mut u8,
             );
         }
-        // SAFETY: The queue is initialised; the key is a poll mask, as for `wake_up`.
-        unsafe { rust_epoll_wake_up_nested(self.as_raw(), key as usize, nests.into()) };
+        // SAFETY: The queue is initialised; the key is a poll mask, as for `wake_up`;
+        // `nests_out` is the owner's `nests`, only touched under this queue's lock.
+        unsafe { rust_epoll_wake_up_nested(self.as_raw(), key as usize, nests.into(), nests_out) };
     }
 
     /// Sleeps as an exclusive waiter (woken one at a time) until woken, a signal arrives, or

@@ -6,6 +6,7 @@
 #ifndef RUST_EPOLL_TESTS_EP_H
 #define RUST_EPOLL_TESTS_EP_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -94,6 +95,32 @@ static inline int fdinfo_count(int epfd)
 		n += !strncmp(line, "tfd:", 4);
 	fclose(f);
 	return n;
+}
+
+/* The path of this process's last instance's debugfs picture, or "" if there is none. */
+static inline void find_debugfs_view(char *path, size_t size)
+{
+	char prefix[32];
+	struct dirent *d;
+	DIR *dir = opendir("/sys/kernel/debug/rust_epoll");
+
+	path[0] = 0;
+	snprintf(prefix, sizeof(prefix), "%d-", getpid());
+	while (dir && (d = readdir(dir)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix)))
+			snprintf(path, size, "/sys/kernel/debug/rust_epoll/%.200s", d->d_name);
+	if (dir)
+		closedir(dir);
+}
+
+static inline void read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
 }
 
 #endif

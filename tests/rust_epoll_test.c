@@ -1485,31 +1485,6 @@ TEST(ctl_batch)
 }
 
 /* The path of this process's one debugfs picture, or "" if there is none. */
-static void find_debugfs_view(char *path, size_t size)
-{
-	char prefix[32];
-	struct dirent *d;
-	DIR *dir = opendir("/sys/kernel/debug/rust_epoll");
-
-	path[0] = 0;
-	snprintf(prefix, sizeof(prefix), "%d-", getpid());
-	while (dir && (d = readdir(dir)))
-		if (!strncmp(d->d_name, prefix, strlen(prefix)))
-			snprintf(path, size, "/sys/kernel/debug/rust_epoll/%.200s", d->d_name);
-	if (dir)
-		closedir(dir);
-}
-
-static void read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-
-	buf[n > 0 ? n : 0] = 0;
-	if (fd >= 0)
-		close(fd);
-}
-
 /* The debugfs picture shows the watches, the tree and the ready list, and goes with the instance. */
 TEST(debugfs_view)
 {

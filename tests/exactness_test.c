@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Exactness under adversarial use: the places where fs/eventpoll.c is memoized, per-file or
+ * barriered, each checked against native epoll with the same assertions (or, where only the
+ * device has the thing, against what native epoll's design guarantees):
+ *
+ * - the loop check is linear in a layered graph of instances (C's loop_check_gen memo);
+ * - an ADD racing with adding its instance into another never exceeds the path limits (C's
+ *   ep->gen re-check in ep_ctl_lock);
+ * - removing every watch of a file dup'ed N times is linear (C's per-file f_ep list);
+ * - a poll of an instance during a transfer of its level-triggered item sees the item
+ *   (C's ep_events_available counts an active scan);
+ * - a FIFO named "[eventpoll]" is not taken for a native epoll instance (C's is_file_epoll
+ *   compares f_op);
+ * - the debugfs picture shows no kernel address;
+ * - EPOLLWAKEUP creates and drives wakeup sources (C's ep_create_wakeup_source);
+ * - the __fput hook reports itself alive.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "kselftest_harness.h"
+#include "ep.h"
+
+static void raise_nofile(rlim_t n)
+{
+	struct rlimit r = { n, n };
+
+	setrlimit(RLIMIT_NOFILE, &r);
+}
+
+/* The tests that run both sides in turn and compare them, with room for TCG's pace. */
+FIXTURE(both) {};
+FIXTURE_SETUP(both) {}
+FIXTURE_TEARDOWN(both) {}
+
+static double secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Builds `levels` levels of `width` instances, each watching every instance of the level
+ * below (no files at all): the graph whose loop checks are exponential without a memo. Each
+ * ADD's result goes to `res` (errno or 0). Returns the seconds taken.
+ */
+static double build_layers(bool native, int levels, int width, int *res)
+{
+	int (*e)[64] = calloc(levels, sizeof(*e)), k = 0;
+	double t;
+
+	for (int l = 0; l < levels; l++)
+		for (int i = 0; i < width; i++)
+			e[l][i] = ep_create(native);
+	t = secs();
+	for (int l = levels - 1; l > 0; l--)
+		for (int i = 0; i < width; i++)
+			for (int j = 0; j < width; j++)
+				res[k++] = ep_ctl(native, e[l - 1][i], EPOLL_CTL_ADD, e[l][j], EPOLLIN, j) ? errno : 0;
+	t = secs() - t;
+	for (int l = 0; l < levels; l++)
+		for (int i = 0; i < width; i++)
+			close(e[l][i]);
+	free(e);
+	return t;
+}
+
+/*
+ * 4 levels of 32 instances: 3,072 ADDs, each a full check (an instance into an instance).
+ * Without the memo each walks up to 32^3 paths; with it, the instances once each. The device
+ * must take at most twice native's time (plus 100 ms for the machine's noise), with the same
+ * result for every ADD.
+ */
+TEST_F_TIMEOUT(both, layered_loop_check_is_linear, 300)
+{
+	enum { L = 4, W = 32, N = (L - 1) * W * W };
+	static int rd[N], rn[N];
+	double td = 1e9, tn = 1e9;
+
+	raise_nofile(4096);
+	/* The best of three interleaved rounds: other load on the machine hits both alike. */
+	for (int r = 0; r < 3; r++) {
+		tn = fmin(tn, build_layers(true, L, W, rn));
+		td = fmin(td, build_layers(false, L, W, rd));
+		ASSERT_EQ(0, memcmp(rd, rn, sizeof(rd)));
+	}
+	TH_LOG("%d levels of %d: device %.3f s, native %.3f s (best of 3)", L, W, td, tn);
+	EXPECT_LE(td, 2 * tn + 0.1);
+}
+
+/*
+ * epoll's path limits under a race. A pipe is watched by 500 instances, each inside its own
+ * parent: 500 wake-up paths of length 1, the limit. Then, many times, two threads race on a
+ * fresh pair: one adds the pipe to an instance E, the other adds E into a parent P. Either
+ * order alone makes a 501st path, so exactly one of the two ADDs must fail with EINVAL;
+ * native epoll's ep_ctl_lock re-checks "is E watched, or being visited by a check" under E's
+ * mutex to guarantee it. Both succeeding is a violation.
+ */
+struct race {
+	bool native;
+	int pipe_rd, e, p;
+	int res_file, res_nest;
+	pthread_barrier_t go;
+};
+
+static void *race_nest(void *arg)
+{
+	struct race *r = arg;
+
+	pthread_barrier_wait(&r->go);
+	r->res_nest = ep_ctl(r->native, r->p, EPOLL_CTL_ADD, r->e, EPOLLIN, 0) ? errno : 0;
+	return NULL;
+}
+
+static int path_limit_race(bool native, double seconds, int *rounds)
+{
+	enum { LIMIT = 500 };
+	static int inner[LIMIT], outer[LIMIT];
+	int p[2], violations = 0, n = 0;
+	struct race r = { .native = native };
+	double end;
+
+	if (pipe(p))
+		return -1;
+	for (int i = 0; i < LIMIT; i++) {
+		inner[i] = ep_create(native);
+		outer[i] = ep_create(native);
+		if (ep_ctl(native, inner[i], EPOLL_CTL_ADD, p[0], EPOLLIN, 0) ||
+		    ep_ctl(native, outer[i], EPOLL_CTL_ADD, inner[i], EPOLLIN, 0))
+			return -1;
+	}
+	r.pipe_rd = p[0];
+	pthread_barrier_init(&r.go, NULL, 2);
+	for (end = secs() + seconds; secs() < end; n++) {
+		pthread_t t;
+
+		r.e = ep_create(native);
+		r.p = ep_create(native);
+		pthread_create(&t, NULL, race_nest, &r);
+		pthread_barrier_wait(&r.go);
+		r.res_file = ep_ctl(native, r.e, EPOLL_CTL_ADD, r.pipe_rd, EPOLLIN, 0) ? errno : 0;
+		pthread_join(t, NULL);
+		if (!r.res_file && !r.res_nest)
+			violations++;
+		else if (!!r.res_file == !!r.res_nest || (r.res_file | r.res_nest) != EINVAL)
+			violations++;	/* both failed, or with another errno */
+		close(r.e);
+		close(r.p);
+	}
+	pthread_barrier_destroy(&r.go);
+	for (int i = 0; i < LIMIT; i++) {
+		close(outer[i]);
+		close(inner[i]);
+	}
+	close(p[0]);
+	close(p[1]);
+	*rounds = n;
+	return violations;
+}
+
+TEST_F_TIMEOUT(both, path_limits_hold_under_a_race, 120)
+{
+	int vd, vn, nd, nn;
+
+	raise_nofile(4096);
+	vn = path_limit_race(true, 3, &nn);
+	vd = path_limit_race(false, 3, &nd);
+	TH_LOG("native: %d violations in %d races; device: %d in %d", vn, nn, vd, nd);
+	ASSERT_GE(vn, 0);
+	ASSERT_GE(vd, 0);
+	EXPECT_EQ(0, vn);
+	EXPECT_EQ(0, vd);
+}
+
+/*
+ * One eventfd dup'ed N times, every dup watched by one instance, then every watch deleted:
+ * each DEL must find its watch on the file's list in O(1), as native epoll's f_ep does, not
+ * walk every watch of the file. The device's DELs may take at most twice native's.
+ */
+static double dup_watches_del(bool native, int n)
+{
+	int ep = ep_create(native), fd = eventfd(0, 0), *dups = calloc(n, sizeof(int));
+	double t;
+
+	for (int i = 0; i < n; i++) {
+		dups[i] = dup(fd);
+		if (dups[i] < 0 || ep_ctl(native, ep, EPOLL_CTL_ADD, dups[i], EPOLLIN, i))
+			return -1;
+	}
+	t = secs();
+	for (int i = 0; i < n; i++)
+		if (ep_ctl(native, ep, EPOLL_CTL_DEL, dups[i], 0, 0))
+			return -1;
+	t = secs() - t;
+	for (int i = 0; i < n; i++)
+		close(dups[i]);
+	close(fd);
+	close(ep);
+	free(dups);
+	return t;
+}
+
+TEST_F_TIMEOUT(both, del_of_many_watches_of_one_file_is_linear, 300)
+{
+	enum { N = 16000 };
+	double td, tn;
+
+	raise_nofile(N + 1024);
+	/* The best of three interleaved rounds: other load on the machine hits both alike. */
+	for (int r = 0; r < 3; r++) {
+		double n = dup_watches_del(true, N), d = dup_watches_del(false, N);
+
+		ASSERT_GT(n, 0);
+		ASSERT_GT(d, 0);
+		tn = r ? fmin(tn, n) : n;
+		td = r ? fmin(td, d) : d;
+	}
+	TH_LOG("DEL of %d watches of one file: device %.3f s, native %.3f s (best of 3)", N, td, tn);
+	EXPECT_LE(td, 2 * tn + 0.02);
+}
+
+FIXTURE(exact) {
+	int ep;
+};
+
+FIXTURE_VARIANT(exact) {
+	bool native;
+};
+
+FIXTURE_VARIANT_ADD(exact, device) {
+	.native = false,
+};
+
+FIXTURE_VARIANT_ADD(exact, native) {
+	.native = true,
+};
+
+FIXTURE_SETUP(exact)
+{
+	self->ep = ep_create(variant->native);
+	ASSERT_GE(self->ep, 0);
+}
+
+FIXTURE_TEARDOWN(exact)
+{
+	close(self->ep);
+}
+
+/*
+ * A level-triggered item that is always ready (a socket with unread data), reported again
+ * and again by one thread's WAITs: every poll of the instance meanwhile must see it, also
+ * while the other thread's transfer has the item in hand (native: the poll waits for the
+ * scan, which re-queues the item). Polled with poll(2), and through an instance watching it.
+ */
+struct harvester {
+	bool native;
+	int ep;
+	volatile bool stop;
+};
+
+static void *harvest(void *arg)
+{
+	struct harvester *h = arg;
+	struct epoll_event ev;
+
+	while (!h->stop)
+		ep_wait(h->native, h->ep, &ev, 1, 0);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(exact, poll_during_a_transfer_sees_the_item, 60)
+{
+	struct harvester h = { .native = variant->native, .ep = self->ep };
+	int sv[2], outer, misses_poll = 0, misses_nested = 0, n = 0;
+	struct epoll_event ev;
+	pthread_t t;
+	double end;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(1, write(sv[1], "x", 1));
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, sv[0], EPOLLIN, 1));
+	outer = ep_create(variant->native);
+	ASSERT_GE(outer, 0);
+	ASSERT_EQ(0, ep_ctl(variant->native, outer, EPOLL_CTL_ADD, self->ep, EPOLLIN, 2));
+	ASSERT_EQ(0, pthread_create(&t, NULL, harvest, &h));
+	for (end = secs() + 1.5; secs() < end; n++) {
+		struct pollfd pfd = { .fd = self->ep, .events = POLLIN };
+
+		misses_poll += poll(&pfd, 1, 0) != 1;
+		misses_nested += ep_wait(variant->native, outer, &ev, 1, 0) != 1;
+	}
+	h.stop = true;
+	pthread_join(t, NULL);
+	TH_LOG("%d rounds: %d polls and %d nested waits missed the item", n, misses_poll, misses_nested);
+	EXPECT_EQ(0, misses_poll);
+	EXPECT_EQ(0, misses_nested);
+	close(outer);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * A FIFO whose name is "[eventpoll]" is a FIFO: once its byte is read back, a poll of the
+ * instance watching it finds nothing ready (a native epoll target would be taken as ready
+ * without being polled).
+ */
+TEST_F(exact, fifo_named_eventpoll_is_a_fifo)
+{
+	char dir[] = "/tmp/rust_epoll_fifo.XXXXXX", path[64], c;
+	struct pollfd pfd = { .fd = self->ep, .events = POLLIN };
+	int fd;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/[eventpoll]", dir);
+	ASSERT_EQ(0, mkfifo(path, 0600));
+	fd = open(path, O_RDWR | O_NONBLOCK);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, fd, EPOLLIN, 7));
+	ASSERT_EQ(1, write(fd, "x", 1));
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	ASSERT_EQ(1, read(fd, &c, 1));
+	EXPECT_EQ(0, poll(&pfd, 1, 0));
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Every hexadecimal word of 12 digits or more in `text` (a kernel address, hashed or not). */
+static int long_hex_words(const char *text)
+{
+	int n = 0, run = 0;
+
+	for (const char *p = text;; p++) {
+		bool hex = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+
+		if (hex) {
+			run++;
+			continue;
+		}
+		n += run >= 12;
+		run = 0;
+		if (!*p)
+			return n;
+	}
+}
+
+/* The debugfs picture names files without showing where they are in kernel memory. */
+TEST(debugfs_shows_no_kernel_address)
+{
+	static char path[256], text[8192];
+	int ep, p[2];
+
+	if (access("/sys/kernel/debug/rust_epoll", F_OK))
+		SKIP(return, "debugfs not mounted");
+	ep = ep_create(false);
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 0x10));
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[1], EPOLLOUT, 0x20));
+	find_debugfs_view(path, sizeof(path));
+	ASSERT_NE(0, path[0]);
+	read_file(path, text, sizeof(text));
+	TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(text, "(file #"));
+	EXPECT_EQ(0, long_hex_words(text));
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The named wakeup source's active_count, and how many sources have that name. */
+static int wakeup_source(const char *name, long *active_count)
+{
+	FILE *f = fopen("/sys/kernel/debug/wakeup_sources", "r");
+	char line[512], n[128];
+	long ac;
+	int count = 0;
+
+	*active_count = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %ld", n, &ac) == 2 && !strcmp(n, name)) {
+			count++;
+			*active_count += ac;
+		}
+	fclose(f);
+	return count;
+}
+
+/*
+ * EPOLLWAKEUP (as root, on a kernel with PM_SLEEP): the instance gets a wakeup source
+ * "eventpoll" and the watch one named after its target ("[eventfd]"); the watch's source is
+ * activated when its event is queued, and both go when the watch and the instance do.
+ */
+TEST_F(exact, epollwakeup_wakeup_sources)
+{
+	long ac0, ac1, ac_ep;
+	int ep0, fd0, ep1, fd1, efd;
+	struct epoll_event ev;
+	uint64_t one = 1;
+
+	ep0 = wakeup_source("eventpoll", &ac_ep);
+	fd0 = wakeup_source("[eventfd]", &ac0);
+	if (ep0 < 0)
+		SKIP(return, "no /sys/kernel/debug/wakeup_sources (PM_SLEEP, debugfs)");
+	efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLWAKEUP, 3));
+	ep1 = wakeup_source("eventpoll", &ac_ep);
+	fd1 = wakeup_source("[eventfd]", &ac1);
+	EXPECT_EQ(ep0 + 1, ep1);
+	EXPECT_EQ(fd0 + 1, fd1);
+	ASSERT_EQ(8, write(efd, &one, 8));
+	wakeup_source("[eventfd]", &ac1);
+	EXPECT_EQ(ac0 + 1, ac1) TH_LOG("the watch's source is activated by its event");
+	EXPECT_EQ(1, ep_wait(variant->native, self->ep, &ev, 1, 0));
+	EXPECT_EQ(3, ev.data.u64);
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_DEL, efd, 0, 0));
+	EXPECT_EQ(fd0, wakeup_source("[eventfd]", &ac1));
+	close(self->ep);
+	self->ep = ep_create(variant->native);
+	EXPECT_EQ(ep0, wakeup_source("eventpoll", &ac_ep));
+	close(efd);
+}
+
+/* The __fput hook is alive, and sees every release in the system. */
+TEST(release_hook_alive)
+{
+	static char text[256];
+	unsigned long before, after;
+	int p[2];
+
+	if (access("/sys/kernel/debug/rust_epoll/release_hook", F_OK))
+		SKIP(return, "debugfs not mounted");
+	read_file("/sys/kernel/debug/rust_epoll/release_hook", text, sizeof(text));
+	ASSERT_EQ(1, sscanf(strstr(text, ", ") ? strstr(text, ", ") + 2 : text, "%lu", &before));
+	EXPECT_NE(NULL, strstr(text, "alive")) TH_LOG("%s", text);
+	for (int i = 0; i < 10; i++) {
+		ASSERT_EQ(0, pipe(p));
+		close(p[0]);
+		close(p[1]);
+	}
+	read_file("/sys/kernel/debug/rust_epoll/release_hook", text, sizeof(text));
+	ASSERT_EQ(1, sscanf(strstr(text, ", ") ? strstr(text, ", ") + 2 : text, "%lu", &after));
+	EXPECT_GE(after, before + 20);
+}
+
+TEST_HARNESS_MAIN

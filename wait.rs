@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Harvesting events: fs/eventpoll.c's `do_epoll_wait`, `ep_poll`, `ep_send_events`,
+//! `ep_deliver_event`, `ep_start_scan` / `ep_done_scan` and `__ep_eventpoll_poll`.
+
+use core::mem::MaybeUninit;
+use kernel::{bindings, prelude::*, sync::atomic::Relaxed};
+
+use crate::{
+    epitem::Epitem,
+    eventpoll::{EventPoll, ReadyGuard, FROM_VFS},
+    rbtree::RbTree,
+    sigmask,
+    uapi::*,
+};
+
+/// Ready items taken and reported per critical section of `send_events`.
+const BATCH: usize = 16;
+
+extern "C" {
+    fn rust_epoll_put_events(uevents: usize, records: *const EpollEvent, n: usize) -> usize;
+    fn rust_epoll_fatal_signal_pending() -> bool;
+}
+
+/// Writes `records` at index `at` of the user's array at `uaddr`, each as C's
+/// `epoll_put_uevent` does (one user-access section and two stores per record); returns how
+/// many were written, which is fewer only if the user memory faulted.
+fn write_records(uaddr: usize, at: usize, records: &[EpollEvent]) -> usize {
+    let base = uaddr + at * core::mem::size_of::<EpollEvent>();
+    // SAFETY: `records` is valid for reads of its length; the helper checks the user range
+    // itself (`access_ok` in its user-access section) and stops at the first fault.
+    unsafe { rust_epoll_put_events(base, records.as_ptr(), records.len()) }
+}
+
+impl EventPoll {
+    /// EPOLL_WAIT: `ep_poll`. Waits until events are ready, the timeout passes or a signal
+    /// arrives (EINTR, never restarted), then reports up to `maxevents` records.
+    ///
+    /// With a signal mask (epoll_pwait), the mask is swapped in for the wait, as
+    /// `set_user_sigmask` does: its errors come first, and on EINTR the old mask returns only
+    /// after the signal's handler is set up, so that the signal is delivered.
+    pub(crate) fn wait(&self, args: &WaitArgs) -> Result<isize> {
+        if args.flags & !RUST_EPOLL_WAIT_NSEC != 0 || (args.sigmask == 0 && args.sigsetsize != 0) {
+            return Err(EINVAL);
+        }
+        if args.sigmask == 0 {
+            return self.wait_unmasked(args);
+        }
+        let mask = sigmask::SigmaskGuard::set(args.sigmask, args.sigsetsize)?;
+        let res = self.wait_unmasked(args);
+        mask.restore(matches!(res, Err(e) if e == EINTR));
+        res
+    }
+
+    /// `do_epoll_wait`: WAIT once any signal mask is in place.
+    fn wait_unmasked(&self, args: &WaitArgs) -> Result<isize> {
+        // The timeout in ns, negative for none: epoll_wait's milliseconds, or epoll_pwait2's
+        // nanoseconds with RUST_EPOLL_WAIT_NSEC (the other field must then be 0).
+        let timeout_ns = if args.flags & RUST_EPOLL_WAIT_NSEC != 0 {
+            if args.timeout != 0 {
+                return Err(EINVAL);
+            }
+            args.timeout_ns
+        } else if args.timeout_ns != 0 {
+            return Err(EINVAL);
+        } else if args.timeout < 0 {
+            -1
+        } else {
+            i64::from(args.timeout) * 1_000_000
+        };
+        if args.maxevents <= 0 || args.maxevents > EP_MAX_EVENTS {
+            return Err(EINVAL);
+        }
+        let maxevents = args.maxevents as usize;
+        let len = maxevents * core::mem::size_of::<EpollEvent>();
+        if !access_ok(args.events, len) {
+            return Err(EFAULT);
+        }
+        self.poll_events(args.events as usize, maxevents, timeout_ns)
+    }
+
+    /// `ep_poll` proper: `timeout_ns` < 0 waits forever, 0 not at all.
+    pub(crate) fn poll_events(
+        &self,
+        uaddr: usize,
+        maxevents: usize,
+        timeout_ns: i64,
+    ) -> Result<isize> {
+        // The deadline, absolute on CLOCK_MONOTONIC, with the slack `select_estimate_accuracy`
+        // would give a normal task: 0.1% of the timeout, at least 50 us, at most 100 ms.
+        let (mut timed_out, deadline, slack) = match timeout_ns {
+            t if t < 0 => (false, None, 0),
+            0 => (true, None, 0),
+            ns => {
+                // SAFETY: FFI call without preconditions.
+                let now = unsafe { bindings::ktime_get() };
+                let slack = (ns as u64 / 1000).clamp(50_000, 100_000_000);
+                (false, Some(now.saturating_add(ns)), slack)
+            }
+        };
+
+        // Racy, as C's first `ep_events_available()`: a false negative only means the check
+        // under the lock below decides.
+        let mut eavail = self.ready_hint.load(Relaxed);
+        loop {
+            if eavail {
+                let n = self.send_events(uaddr, maxevents)?;
+                if n != 0 {
+                    return Ok(n as isize);
+                }
+            }
+            if timed_out {
+                return Ok(0);
+            }
+            if kernel::current!().signal_pending() {
+                return Err(EINTR);
+            }
+            // The final check under `ready`, after queueing: events, or a transfer in progress
+            // whose level-triggered items may come back (`ep_events_available`).
+            timed_out = self
+                .wq
+                .wait_exclusive(deadline, slack, || self.ready.lock().has_events());
+            eavail = true;
+        }
+    }
+
+    /// `ep_send_events`: reports up to `maxevents` ready items to the user's array at `uaddr`.
+    /// Each item is re-polled, since readiness may have gone since its wake-up; level-triggered
+    /// items go back to the tail of the ready list (round-robin between WAITs), one-shot items
+    /// are disarmed. An item whose record cannot be written stays ready; the error is returned
+    /// only if nothing was written.
+    ///
+    /// Items are taken [`BATCH`] at a time: one critical section re-queues the previous batch
+    /// and takes the next, and one call writes its records. A batch whose write faults stops
+    /// at the record that faulted; the items not written go back, in order, to the front.
+    fn send_events(&self, uaddr: usize, maxevents: usize) -> Result<usize> {
+        // As C: a task being killed leaves at once rather than harvesting again and again.
+        // SAFETY: FFI call without preconditions (reads `current`'s signal state).
+        if unsafe { rust_epoll_fatal_signal_pending() } {
+            return Err(EINTR);
+        }
+        let tree = self.lock_tree(0);
+        let mut n = 0;
+        let mut fault = false;
+        let mut batch = [const { MaybeUninit::<&Epitem>::uninit() }; BATCH];
+        let mut records = [const { MaybeUninit::<EpollEvent>::uninit() }; BATCH];
+        // The previous batch's written items: level-triggered ones go back to the ready list.
+        let mut written = 0;
+
+        let mut ready = self.ready.lock();
+        // `ep_start_scan`. The hint stays as it is until the scan ends: a scan in progress
+        // counts as events available (C's active `ovflist`).
+        ready.as_mut().start_transfer();
+        let more = loop {
+            for i in 0..written {
+                // SAFETY: The first `written` entries of `batch` and `records` were set below.
+                let (epi, rec) = unsafe { (batch[i].assume_init(), records[i].assume_init_ref()) };
+                epi.set_last_seen(&ready, rec.events);
+                let events = epi.events(&tree);
+                if events & EPOLLONESHOT != 0 {
+                    epi.disarm(&tree);
+                } else if events & EPOLLET == 0 {
+                    // `ep_deliver_event`'s level-triggered re-queue (a no-op if a callback
+                    // linked it meanwhile, or its target was released).
+                    if ready.as_mut().add_tail(epi) {
+                        epi.ws.stay_awake();
+                    }
+                }
+            }
+            let want = if fault { 0 } else { BATCH.min(maxevents - n) };
+            let mut taken = 0;
+            while taken < want {
+                let Some(epi) = ready.as_mut().pop_transfer() else {
+                    break;
+                };
+                // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
+                // invariant), and they cannot leave it while we hold `mtx`.
+                batch[taken].write(unsafe { epi.as_ref() });
+                taken += 1;
+            }
+            if taken == 0 {
+                break self.end_transfer(&mut ready);
+            }
+            drop(ready);
+
+            // Poll each item without the lock; keep the ready ones and their records.
+            let mut m = 0;
+            for i in 0..taken {
+                // SAFETY: Set above.
+                let epi = unsafe { batch[i].assume_init() };
+                // `ep_deliver_event`: the instance's source covers the report before the
+                // item's is relaxed, so that the system cannot suspend in between.
+                if epi.ws.is_set() {
+                    if epi.ws.is_active() {
+                        self.ws.stay_awake();
+                    }
+                    epi.ws.relax();
+                }
+                let revents = epi.poll(&tree, 0);
+                if revents != 0 {
+                    records[m].write(EpollEvent {
+                        events: revents,
+                        data: epi.data(&tree),
+                    });
+                    batch[m].write(epi);
+                    m += 1;
+                }
+            }
+            // SAFETY: The first `m` records were written above; `MaybeUninit<T>` has `T`'s
+            // layout.
+            let recs =
+                unsafe { core::slice::from_raw_parts(records.as_ptr().cast::<EpollEvent>(), m) };
+            written = write_records(uaddr, n, recs);
+            ready = self.ready.lock();
+            if written < m {
+                // Put back what was not written, in order, at the front of the transfer list.
+                for i in (written..m).rev() {
+                    // SAFETY: Set above.
+                    let epi = unsafe { batch[i].assume_init() };
+                    ready.as_mut().unpop_transfer(epi);
+                    epi.ws.stay_awake();
+                }
+                fault = true;
+            }
+            n += written;
+        };
+        drop(ready);
+        // `ep_done_scan`'s relax of the instance's source, and its chained wake-up: waiters
+        // queue exclusively, so a wake-up reaches one of them; pass it on while events remain.
+        self.ws.relax();
+        drop(tree);
+        if more && self.wq.is_active() {
+            self.wq.wake_up(0);
+        }
+        if fault && n == 0 {
+            return Err(EFAULT);
+        }
+        Ok(n)
+    }
+
+    /// Ends a transfer (`ep_done_scan`): what was not reported goes back to the front of the
+    /// ready list, and the hint says again whether anything is ready. Returns that.
+    fn end_transfer(&self, ready: &mut ReadyGuard<'_>) -> bool {
+        ready.as_mut().end_transfer();
+        let more = !ready.is_empty();
+        self.ready_hint.store(more, Relaxed);
+        more
+    }
+
+    /// `ep_eventpoll_poll`: registers the poller on `poll_wait`, then reports EPOLLIN if an
+    /// item on the ready list is really ready; items that are not are dropped from it.
+    /// `depth` is how many of our instances' `mtx` the caller holds above this one, with
+    /// [`FROM_VFS`] if the poll came through the VFS.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be this instance's file and `pt` a poll table (or null) from the caller
+    /// of `f_op->poll`.
+    pub(crate) unsafe fn poll(
+        &self,
+        file: *mut bindings::file,
+        pt: *mut bindings::poll_table,
+        depth: u32,
+    ) -> u32 {
+        // SAFETY: `file` is ours and alive (the caller's reference); `poll_wait` lives as long
+        // as the instance, which outlives its file, and a poller's entry leaves it before the
+        // poller's own reference on the file is put (`poll_freewait`, `ep_remove` of a native
+        // or one of our watchers, or our release of the watches of this file).
+        unsafe { bindings::poll_wait(file, self.poll_wait.as_raw(), pt) };
+        // Under the ready lock, not from the lockless hint: the poller has just queued itself
+        // on `poll_wait`, and only the lock orders that against the callback's linking of an
+        // item and its check for pollers (a lockless read here could miss both). A transfer
+        // in progress counts: its level-triggered items come back when it ends, and we wait
+        // for that below (on `mtx`).
+        if !self.ready.lock().has_events() {
+            return 0;
+        }
+        // Polled by one of our instances from one of our own calls, `mtx` is taken as native
+        // epoll takes a nested one: after the watcher's, in the order of our instances, which
+        // the loop check keeps acyclic. Polled through the VFS (a native epoll instance,
+        // select, poll) or below such a poll, the caller may hold locks we cannot see: a native
+        // instance's `mtx`, which our own WAIT may be waiting for while holding ours (ours
+        // watching a native one that watches ours, with a thread in each), or our own `mtx`
+        // further up (a cycle through a native instance). Then `mtx` is only tried, and if it
+        // is busy (by another task, or by this one further up) the ready list answers
+        // unverified: at worst a spurious EPOLLIN, never a deadlock.
+        let tree = if depth & FROM_VFS == 0 {
+            self.lock_tree(depth)
+        } else {
+            match self.mtx.try_lock() {
+                Some(tree) => tree,
+                None => return EPOLLIN | EPOLLRDNORM,
+            }
+        };
+        let res = self.scan_ready(&tree, depth);
+        drop(tree);
+        res
+    }
+
+    /// The scan of `__ep_eventpoll_poll`: EPOLLIN if an item of the ready list is really
+    /// ready, dropping the ones that are not. Caller holds `mtx` at `depth`.
+    fn scan_ready(&self, tree: &RbTree, depth: u32) -> u32 {
+        let mut res = 0;
+        let mut ready = self.ready.lock();
+        ready.as_mut().start_transfer();
+        while let Some(next) = ready.as_mut().pop_transfer() {
+            drop(ready);
+            // SAFETY: As in `send_events`: ready items are in the interest set, and `mtx`
+            // keeps them there.
+            let epi = unsafe { next.as_ref() };
+            // A native epoll target is not polled from here: it may be polling us (a cycle we
+            // cannot see), and its mutex may be held above us. Linked means ready enough.
+            let hot = epi.targets_native_epoll() || epi.poll(tree, depth) != 0;
+            ready = self.ready.lock();
+            if hot {
+                ready.as_mut().unpop_transfer(epi);
+                res = EPOLLIN | EPOLLRDNORM;
+                break;
+            }
+            epi.ws.relax();
+        }
+        self.end_transfer(&mut ready);
+        res
+    }
+}
+
+/// Whether the user range `[addr, addr + len)` is below the user address limit
+/// (`access_ok`): WAIT refuses a buffer outside it with EFAULT before anything else, as
+/// `ep_check_params` does.
+fn access_ok(addr: u64, len: usize) -> bool {
+    // SAFETY: `USER_PTR_MAX` is set once at boot and only read afterwards.
+    let max = unsafe { core::ptr::addr_of!(bindings::USER_PTR_MAX).read() } as u64;
+    match addr.checked_add(len as u64) {
+        Some(end) => end == 0 || end - 1 <= max,
+        None => false,
+    }
+}
