@@ -148,6 +148,13 @@ impl EventPoll {
         let mut written = 0;
 
         let mut ready = self.ready.lock();
+        if ready.is_empty() {
+            // Nothing to scan: no scan starts, so that waiters who see none in progress sleep
+            // (two waiters starting empty scans could otherwise keep each other awake: found
+            // by the protocol model, `model/`).
+            self.ready_hint.store(false, Relaxed);
+            return Ok(0);
+        }
         // `ep_start_scan`. The hint stays as it is until the scan ends: a scan in progress
         // counts as events available (C's active `ovflist`).
         ready.as_mut().start_transfer();
@@ -319,7 +326,13 @@ impl EventPoll {
             }
             epi.ws.relax();
         }
-        self.end_transfer(&mut ready);
+        // `ep_done_scan`: a waiter that slept while items were on the ready list, woken by
+        // none of them, is woken now.
+        let wake = self.end_transfer(&mut ready) && self.wq.is_active();
+        drop(ready);
+        if wake {
+            self.wq.wake_up(0);
+        }
         res
     }
 }
