@@ -45,8 +45,8 @@ if [ "${1:-}" = --all ]; then
 		"(a)(b)(c); 2 waiters, 2 items, instance polled|hold|$D|"
 		"(a)(b)(c); the poll passes the wake-up on instead of setting scanning|hold|$B -DPOLL_WAKES -DMUTATION_8|"
 		"a released item is never put back on the ready list: false (harmless)|fail|$A -DPROP_B -DRELEASED_UNLINKED|-E"
-		"livelock: two idle waiters keep each other awake through scanning|fail|$A|-l"
-		"no livelock, (a)(b)(c) hold, if an empty ready list starts no transfer|hold|$A -DEMPTY_SKIP|-l"
+		"livelock: with empty transfers, two idle waiters keep each other awake|fail|$A -DSCAN_WHEN_EMPTY|-l"
+		"no livelock: an empty ready list starts no transfer|hold|$A|-l"
 	)
 fi
 

@@ -38,9 +38,10 @@
  * (items leave txlist in any order), -DMAXEV=2, -DPOLL_WAKES (the poll does not set
  * `scanning` but passes a wake-up on at its end, as send_events: the other possible fix),
  * -DRELEASED_UNLINKED (asserts that a released item is never put back on the ready list:
- * FALSE, see README.md), -DEMPTY_SKIP (send_events starts no transfer, and so does not set
- * `scanning`, when rdllist is empty: without it two idle waiters can keep each other awake
- * for ever, a non-progress cycle that `pan -l` finds; see README.md).
+ * FALSE, see README.md), -DSCAN_WHEN_EMPTY (send_events starts a transfer, and so sets
+ * `scanning`, even when rdllist is empty, as the code did before the model found that two
+ * idle waiters can then keep each other awake for ever, a non-progress cycle that `pan -l`
+ * finds; see README.md).
  */
 
 #ifndef NI
@@ -283,7 +284,7 @@ inline send_events(n) {
 	lock_tree();
 	n = 0;
 	atomic {				/* start_transfer */
-#ifdef EMPTY_SKIP
+#ifndef SCAN_WHEN_EMPTY
 		if
 		:: nrdl == 0 -> i = NI		/* nothing to transfer: no transfer */
 		:: else ->
@@ -295,11 +296,11 @@ inline send_events(n) {
 		nrdl = 0;
 		scanning = 1;
 		i = 0
-#ifdef EMPTY_SKIP
+#ifndef SCAN_WHEN_EMPTY
 		fi
 #endif
 	};
-#ifdef EMPTY_SKIP
+#ifndef SCAN_WHEN_EMPTY
 	if :: i == NI -> goto no_transfer :: else fi;
 #endif
 	do
@@ -349,7 +350,7 @@ inline send_events(n) {
 #ifndef MUTATION_6
 	if :: wake -> wake_one() :: else fi;	/* pass the exclusive wake-up on */
 #endif
-#ifdef EMPTY_SKIP
+#ifndef SCAN_WHEN_EMPTY
 no_transfer:
 #endif
 	i = 0;
