@@ -4,8 +4,8 @@
  * C keeps it static inline, does not export it, or lays it out only in its own headers.
  *
  * - epoll_pwait's signal mask (for sigmask.rs): set_user_sigmask() is not exported,
- *   restore_saved_sigmask_unless() and the thread-flag helpers are static inline, and
- *   current's fields are only laid out right by the C headers.
+ *   restore_saved_sigmask_unless() and the thread-flag helpers are static inline, so
+ *   current's signal fields are handled here, in C.
  * - Nested locking (for mutex.rs and waitqueue.rs): mutex_lock_nested() is a macro without
  *   lockdep, and a wake-up under a nesting subclass is spin_lock_irqsave_nested() around
  *   __wake_up_locked_key(), as fs/eventpoll.c's ep_poll_safewake() does.

@@ -19,6 +19,7 @@ mod device;
 mod epitem;
 mod eventpoll;
 mod introspect;
+mod layout;
 mod limits;
 mod mutex;
 mod nesting;
