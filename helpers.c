@@ -4,8 +4,8 @@
  * C keeps it static inline, does not export it, or lays it out only in its own headers.
  *
  * - epoll_pwait's signal mask (for sigmask.rs): set_user_sigmask() is not exported,
- *   restore_saved_sigmask_unless() and the thread-flag helpers are static inline, and
- *   current's fields are only laid out right by the C headers.
+ *   restore_saved_sigmask_unless() and the thread-flag helpers are static inline, so
+ *   current's signal fields are handled here, in C.
  * - Nested locking (for mutex.rs and waitqueue.rs): mutex_lock_nested() is a macro without
  *   lockdep, and a wake-up under a nesting subclass is spin_lock_irqsave_nested() around
  *   __wake_up_locked_key(), as fs/eventpoll.c's ep_poll_safewake() does.
@@ -69,6 +69,7 @@ bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
 bool rust_epoll_fatal_signal_pending(void);
 #ifdef CONFIG_PM_SLEEP
 struct wakeup_source *rust_epoll_wakeup_source_for(struct file *file);
+bool rust_epoll_wakeup_source_active(struct wakeup_source *ws);
 #endif
 
 /* Implemented in release.rs. */
@@ -320,6 +321,12 @@ struct wakeup_source *rust_epoll_wakeup_source_for(struct file *file)
 	ws = wakeup_source_register(NULL, (const char *)n.name.name);
 	release_dentry_name_snapshot(&n);
 	return ws;
+}
+
+/* ws->active, a bitfield, read as ep_deliver_event() reads it: without a lock. */
+bool rust_epoll_wakeup_source_active(struct wakeup_source *ws)
+{
+	return data_race((bool)ws->active);
 }
 #endif
 

@@ -128,6 +128,8 @@ pub(crate) type DebugView = Pin<KBox<DebugFile<InstanceRef>>>;
 /// Creates the debugfs file of `ep` (named `<pid>-<n>`), if debugfs is there.
 pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
     let id = NEXT_ID.fetch_add(1, Relaxed);
+    // The creator's pid as its getpid() sees it (C's `task_tgid_nr_ns`, in its pid namespace).
+    // The bindings' `task_struct.tgid` is right too: layout.rs checks it (README, bindgen).
     let pid = kernel::current!().tgid_nr_ns(None);
     let mut name = [0u8; 48];
     let mut w = NameWriter {

@@ -27,6 +27,7 @@ mod epitem;
 mod eventpoll;
 mod introspect;
 mod irqlock;
+mod layout;
 mod limits;
 mod list;
 mod mutex;

@@ -28,6 +28,7 @@ use kernel::{fs::File, prelude::*};
 extern "C" {
     // (`void *`: bindgen's `struct file` holds an empty struct, not FFI-safe to rustc.)
     fn rust_epoll_wakeup_source_for(file: *mut core::ffi::c_void) -> *mut core::ffi::c_void;
+    fn rust_epoll_wakeup_source_active(ws: *mut core::ffi::c_void) -> bool;
 }
 
 /// An optional wakeup source (`struct wakeup_source __rcu *ws`). Set and cleared under the
@@ -146,9 +147,9 @@ impl WakeupSource {
         #[cfg(CONFIG_PM_SLEEP)]
         let active = {
             let ws = self.get();
-            // SAFETY: As in `stay_awake`; `active` is read as C's `ep_deliver_event` reads it,
-            // without a lock (a bitfield: bindgen's accessor).
-            !ws.is_null() && unsafe { (*ws).active() }
+            // SAFETY: As in `stay_awake`; C reads the bitfield `active` as `ep_deliver_event`
+            // does, without a lock.
+            !ws.is_null() && unsafe { rust_epoll_wakeup_source_active(ws.cast()) }
         };
         #[cfg(not(CONFIG_PM_SLEEP))]
         let active = false;
