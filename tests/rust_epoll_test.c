@@ -217,8 +217,11 @@ TEST_F(ep, efault_keeps_events)
 	char *map;
 	int q[2];
 
-	EXPECT_EQ(-1, WAIT((struct epoll_event *)(uintptr_t)0xffff888000000000ULL, 1, 0));
-	EXPECT_EQ(EFAULT, errno);
+	/* A kernel address (only a 64-bit program can name one): refused before anything else. */
+	if (sizeof(void *) == 8) {
+		EXPECT_EQ(-1, WAIT((struct epoll_event *)(uintptr_t)0xffff888000000000ULL, 1, 0));
+		EXPECT_EQ(EFAULT, errno);
+	}
 	put(self->p[1]);
 	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 1));
 	struct epoll_event *volatile null_events = NULL;
