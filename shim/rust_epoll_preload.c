@@ -56,8 +56,8 @@ static _Atomic int warned;
  * The functions the shim wraps, as the next object in the lookup order (libc) defines them.
  *
  * Resolved on first use, not in a constructor: other libraries' constructors (jemalloc's
- * malloc initialisation, glib's) call syscall(), close() and dup*() before the shim's own
- * constructor has run, and the lookup order of constructors is the loader's to choose. One
+ * malloc initialisation, GObject's type registration) call syscall(), close() and dup*()
+ * before the shim's own constructor has run, and the lookup order of constructors is the loader's to choose. One
  * pointer per symbol, published with release/acquire: threads racing on first use each call
  * dlsym() and store the same value, so no lock is needed (and none could be taken safely in a
  * constructor or a signal handler).
