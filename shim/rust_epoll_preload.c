@@ -10,12 +10,17 @@
  * confirmed by fstat the first time an unknown fd is used: no lock anywhere, and nothing on
  * the wait path but one load. Fork keeps the table (the child inherits the fds too).
  *
+ * The real functions are looked up on first use, so the wrappers work from any library's
+ * constructor, including those the loader runs before the shim's (see resolve()).
+ *
  * If the device cannot be opened, the shim says so once on stderr; the call then fails with
  * open()'s errno, unless RUST_EPOLL_FALLBACK=1, which falls back to native epoll (so that a
  * test can never pass on native epoll by accident).
  *
  * Known limits: an invalid `struct epoll_event *` given to epoll_ctl faults in the shim
- * (native epoll returns EFAULT), and fds duplicated by fcntl(F_DUPFD) are found by fstat.
+ * (native epoll returns EFAULT), and fds duplicated by fcntl(F_DUPFD) are found by fstat. A
+ * wrapped call made inside the shim's own dlsym() is a plain system call (no cancellation
+ * point). x86-64 only (raw_syscall()).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -47,28 +52,159 @@ static _Atomic unsigned char fd_kind[MAX_TRACKED_FD];
 static _Atomic dev_t device_rdev;
 static _Atomic int warned;
 
-static int (*real_epoll_create1)(int);
-static int (*real_epoll_ctl)(int, int, int, struct epoll_event *);
-static int (*real_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
-static int (*real_epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
-				const sigset_t *);
-static int (*real_close)(int);
-static int (*real_dup)(int);
-static int (*real_dup2)(int, int);
-static int (*real_dup3)(int, int, int);
-static long (*real_syscall)(long, ...);
+/*
+ * The functions the shim wraps, as the next object in the lookup order (libc) defines them.
+ *
+ * Resolved on first use, not in a constructor: other libraries' constructors (jemalloc's
+ * malloc initialisation, GObject's type registration) call syscall(), close() and dup*()
+ * before the shim's own constructor has run, and the lookup order of constructors is the loader's to choose. One
+ * pointer per symbol, published with release/acquire: threads racing on first use each call
+ * dlsym() and store the same value, so no lock is needed (and none could be taken safely in a
+ * constructor or a signal handler).
+ *
+ * dlsym() may itself end up in a wrapped function: through malloc (jemalloc's initialisation
+ * calls syscall()), or through an IFUNC resolver that dlsym() runs for the symbol it finds.
+ * While this thread is inside the shim's dlsym(), `resolving` is set and a wrapped function
+ * whose pointer is not known yet issues its system call directly (raw_syscall), instead of
+ * recursing into dlsym(). The flag is initial-exec TLS: reading it allocates nothing. It is
+ * volatile: it is static and its address never escapes, so the compiler could otherwise prove
+ * that dlsym() cannot read it and drop the store of 1 as dead.
+ */
+#define MISSING ((void *)-1L)	/* dlsym() found no such symbol: use the system call */
 
+static struct {
+	void *_Atomic epoll_create1, *_Atomic epoll_ctl, *_Atomic epoll_pwait, *_Atomic epoll_pwait2,
+		*_Atomic close, *_Atomic dup, *_Atomic dup2, *_Atomic dup3, *_Atomic syscall;
+} real;
+
+static __thread volatile int resolving __attribute__((tls_model("initial-exec")));
+
+/* The real `name` or NULL (missing, or being resolved by this thread): then use the syscall. */
+static void *resolve(void *_Atomic *slot, const char *name)
+{
+	void *fn = atomic_load_explicit(slot, memory_order_acquire);
+	int saved_errno;
+
+	if (fn)
+		return fn == MISSING ? NULL : fn;
+	if (resolving)
+		return NULL;
+	saved_errno = errno;
+	resolving = 1;
+	fn = dlsym(RTLD_NEXT, name);
+	resolving = 0;
+	errno = saved_errno;
+	atomic_store_explicit(slot, fn ? fn : MISSING, memory_order_release);
+	return fn;
+}
+
+#define REAL(name) ((__typeof__(&name))resolve(&real.name, #name))
+
+/* A system call by the instruction itself, with libc's convention: -1 and errno on failure. */
+static long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	if ((unsigned long)ret > -4096UL) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+#else
+#error "rust_epoll_preload: raw_syscall() is written for x86-64 only"
+#endif
+}
+
+/* Warms every pointer once the loader gets to the shim (the wrappers work before that too). */
 __attribute__((constructor)) static void shim_init(void)
 {
-	real_epoll_create1 = dlsym(RTLD_NEXT, "epoll_create1");
-	real_epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
-	real_epoll_pwait = dlsym(RTLD_NEXT, "epoll_pwait");
-	real_epoll_pwait2 = dlsym(RTLD_NEXT, "epoll_pwait2");
-	real_close = dlsym(RTLD_NEXT, "close");
-	real_dup = dlsym(RTLD_NEXT, "dup");
-	real_dup2 = dlsym(RTLD_NEXT, "dup2");
-	real_dup3 = dlsym(RTLD_NEXT, "dup3");
-	real_syscall = dlsym(RTLD_NEXT, "syscall");
+	(void)REAL(epoll_create1);
+	(void)REAL(epoll_ctl);
+	(void)REAL(epoll_pwait);
+	(void)REAL(epoll_pwait2);
+	(void)REAL(close);
+	(void)REAL(dup);
+	(void)REAL(dup2);
+	(void)REAL(dup3);
+	(void)REAL(syscall);
+}
+
+static int real_epoll_create1(int flags)
+{
+	__typeof__(&epoll_create1) fn = REAL(epoll_create1);
+
+	return fn ? fn(flags) : (int)raw_syscall(SYS_epoll_create1, flags, 0, 0, 0, 0, 0);
+}
+
+static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	__typeof__(&epoll_ctl) fn = REAL(epoll_ctl);
+
+	return fn ? fn(epfd, op, fd, event)
+		  : (int)raw_syscall(SYS_epoll_ctl, epfd, op, fd, (long)event, 0, 0);
+}
+
+static int real_epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout,
+			    const sigset_t *sigmask)
+{
+	__typeof__(&epoll_pwait) fn = REAL(epoll_pwait);
+
+	return fn ? fn(epfd, events, maxevents, timeout, sigmask)
+		  : (int)raw_syscall(SYS_epoll_pwait, epfd, (long)events, maxevents, timeout,
+				     (long)sigmask, KERNEL_SIGSET_SIZE);
+}
+
+static int real_epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
+			     const struct timespec *timeout, const sigset_t *sigmask)
+{
+	__typeof__(&epoll_pwait2) fn = REAL(epoll_pwait2);
+
+	return fn ? fn(epfd, events, maxevents, timeout, sigmask)
+		  : (int)raw_syscall(SYS_epoll_pwait2, epfd, (long)events, maxevents, (long)timeout,
+				     (long)sigmask, KERNEL_SIGSET_SIZE);
+}
+
+static int real_close(int fd)
+{
+	__typeof__(&close) fn = REAL(close);
+
+	return fn ? fn(fd) : (int)raw_syscall(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+static int real_dup(int oldfd)
+{
+	__typeof__(&dup) fn = REAL(dup);
+
+	return fn ? fn(oldfd) : (int)raw_syscall(SYS_dup, oldfd, 0, 0, 0, 0, 0);
+}
+
+static int real_dup2(int oldfd, int newfd)
+{
+	__typeof__(&dup2) fn = REAL(dup2);
+
+	return fn ? fn(oldfd, newfd) : (int)raw_syscall(SYS_dup2, oldfd, newfd, 0, 0, 0, 0);
+}
+
+static int real_dup3(int oldfd, int newfd, int flags)
+{
+	__typeof__(&dup3) fn = REAL(dup3);
+
+	return fn ? fn(oldfd, newfd, flags) : (int)raw_syscall(SYS_dup3, oldfd, newfd, flags, 0, 0, 0);
+}
+
+static long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	__typeof__(&syscall) fn = REAL(syscall);
+
+	return fn ? fn(nr, a1, a2, a3, a4, a5, a6) : raw_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
 static void set_kind(int fd, unsigned char kind)
