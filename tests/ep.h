@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/time_types.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ static inline int ep_wait(bool native, int epfd, struct epoll_event *evs, int ma
 static inline int ep_wait_ns(bool native, int epfd, struct epoll_event *evs, int max, int64_t ns)
 {
 	if (native) {
-		struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+		/* The system call takes the kernel's 64-bit timespec, also from 32-bit programs. */
+		struct __kernel_timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 
 		return syscall(SYS_epoll_pwait2, epfd, evs, max, ns < 0 ? NULL : &ts, NULL, 8);
 	}
