@@ -35,6 +35,7 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc,
     },
     types::Opaque,
 };
@@ -176,6 +177,10 @@ pub(crate) struct Epitem {
     more: UnsafeCell<Option<Pin<KBox<OverflowEntry>>>>,
     /// The wakeup source of an EPOLLWAKEUP watch (`epi->ws`): see `wakeup.rs`.
     pub(crate) ws: WakeupSource,
+    /// The target instance, when the target is one of ours (C reaches it as
+    /// `epi->ffd.file->private_data` under `mtx`, which its release would take; ours does
+    /// not, so the watch holds the instance itself, not its file).
+    child: Option<Arc<EventPoll>>,
 }
 
 // SAFETY: Every field is atomic, immutable after creation, or guarded by the lock named on it
@@ -203,6 +208,7 @@ impl Epitem {
         } else {
             0
         };
+        let child = child.map(EventPoll::arc);
         let file = file.as_ptr() as usize;
         try_pin_init!(Self {
             rbn: Opaque::uninit(),
@@ -223,6 +229,7 @@ impl Epitem {
             pwq: EppollEntry::new(),
             more: UnsafeCell::new(None),
             ws: WakeupSource::none(),
+            child,
         }? Error)
     }
 
@@ -299,19 +306,10 @@ impl Epitem {
         self.flags & NATIVE_EPOLL != 0
     }
 
-    /// The target instance, from inside its wake-up of its pollers, which the callback is
-    /// (see `EventPoll::item_ready`); `None` if the target is not one of ours.
-    #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-    pub(crate) fn waking_instance(&self) -> Option<&EventPoll> {
-        if !self.targets_instance() {
-            return None;
-        }
-        let f = self.file as *mut bindings::file;
-        // SAFETY: The target instance is waking its `poll_wait`, where this item's entry is:
-        // its file is not released (release unhooks the entry first, under that queue's lock,
-        // which the wake-up holds), and an instance's `private_data` is its eventpoll, which
-        // lives at least as long as the file.
-        Some(unsafe { &*(*f).private_data.cast::<EventPoll>() })
+    /// The target instance, if the target is one of ours. It may have been released (then it
+    /// is empty); its memory lives as long as this watch.
+    pub(crate) fn child(&self) -> Option<&EventPoll> {
+        self.child.as_deref()
     }
 
     pub(crate) fn rbn(&self) -> *mut bindings::rb_node {
@@ -541,7 +539,7 @@ unsafe extern "C" fn ep_poll_callback(
 
     // A disarmed one-shot item, or a wake-up for events it does not want, is ignored.
     if events & !EP_PRIVATE_BITS != 0 && (pollflags == 0 || pollflags & events != 0) {
-        let woke_waiter = epi.ep().item_ready(epi, pollflags, sync != 0);
+        let woke_waiter = epi.ep().item_ready(epi, events, pollflags, sync != 0);
         if woke_waiter && events & EPOLLEXCLUSIVE != 0 && pollflags & POLLFREE == 0 {
             // With EPOLLEXCLUSIVE, tell the waker we consumed its wake-up only when the event
             // is one this item asked for, so that it wakes the next exclusive entry otherwise.

@@ -173,6 +173,12 @@ impl EventPoll {
         )
     }
 
+    /// A new reference on this instance (every instance is in an `Arc`: see `new`).
+    pub(crate) fn arc(&self) -> Arc<Self> {
+        // SAFETY: Instances are only made by `new`, inside an `Arc`, and `self` borrows one.
+        unsafe { ArcBorrow::from_raw(self) }.into()
+    }
+
     /// Our watches of this instance (`ep->refs`).
     pub(crate) fn head(&self) -> &FileHead {
         &self.head
@@ -184,24 +190,31 @@ impl EventPoll {
     }
 
     /// Puts `epi` on the ready list and wakes a waiter and the pollers: the part of
-    /// `ep_poll_callback` that touches the instance (`pollflags` is the wake-up's mask, `sync`
-    /// its synchronous hint). Returns whether a waiter was there to wake.
+    /// `ep_poll_callback` that touches the instance (`events` are the item's requested ones,
+    /// `pollflags` the wake-up's mask, `sync` its synchronous hint). Returns whether a waiter
+    /// was there to wake.
     ///
     /// Pollers are woken at once (`ep_poll_safewake`), except when `epi` watches a native
     /// epoll instance: that one may be watching us, a cycle no loop check can see, and waking
     /// it again from inside its own wake-up deadlocks on its `poll_wait` lock. Those wake-ups
     /// are deferred to a work item, and only for a newly queued item, so that a cycle settles.
-    pub(crate) fn item_ready(&self, epi: &Epitem, pollflags: u32, sync: bool) -> bool {
+    pub(crate) fn item_ready(&self, epi: &Epitem, events: u32, pollflags: u32, sync: bool) -> bool {
         let (added, wake, pwake) = {
             let mut ready = self.ready.lock();
             if pollflags != 0 {
                 epi.set_last_seen(&ready, pollflags);
             }
+            let was_empty = ready.is_empty();
             let added = ready.as_mut().add_tail(epi);
             if added {
-                // `ep_pm_stay_awake_rcu`: interrupts are off, an RCU read-side section.
-                epi.ws.stay_awake();
-                self.ready_hint.store(true, Relaxed);
+                if events & EPOLLWAKEUP != 0 {
+                    // `ep_pm_stay_awake_rcu`: interrupts are off, an RCU read-side section.
+                    epi.ws.stay_awake();
+                }
+                // The hint is `true` while the list has items: set it when it gets its first.
+                if was_empty {
+                    self.ready_hint.store(true, Relaxed);
+                }
             }
             (added, self.wq.is_active(), self.poll_wait.is_active())
         };
@@ -228,11 +241,14 @@ impl EventPoll {
         let (wake, pwake) = {
             let mut ready = self.ready.lock();
             epi.set_last_seen(&ready, revents);
+            let was_empty = ready.is_empty();
             if !ready.as_mut().add_tail(epi) {
                 return;
             }
             epi.ws.stay_awake();
-            self.ready_hint.store(true, Relaxed);
+            if was_empty {
+                self.ready_hint.store(true, Relaxed);
+            }
             (self.wq.is_active(), self.poll_wait.is_active())
         };
         if wake {
@@ -251,9 +267,10 @@ impl EventPoll {
         #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         {
             let nests = match epi {
-                Some(epi) => match epi.waking_instance() {
-                    // SAFETY: The child is inside its wake-up of its `poll_wait`, whose lock
-                    // guards `nests`, and we are called from that wake-up, under that lock.
+                Some(epi) => match epi.child() {
+                    // SAFETY: The child is inside its wake-up of its `poll_wait` (the wake-up
+                    // of our watch of it is its only wake-up of us), whose lock guards
+                    // `nests`, and we are called from that wake-up, under that lock.
                     Some(child) => unsafe { *child.nests.get() },
                     None => 1,
                 },
@@ -310,19 +327,15 @@ impl EventPoll {
     /// Has the released watches freed soon (called by the release hook, with a bucket lock
     /// held, for an item of ours: so we are alive, see `clear`).
     pub(crate) fn queue_reap(&self) {
-        // SAFETY: `self` is the content of an `Arc` (instances are only made by `new`).
-        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(self) }.into();
         // If it is queued already, that queued work holds a reference, so dropping ours here
         // (in a non-sleeping context) is not the last one.
-        let _ = crate::resources().wq().enqueue::<Arc<Self>, 1>(arc);
+        let _ = crate::resources().wq().enqueue::<Arc<Self>, 1>(self.arc());
     }
 
     /// Wakes `poll_wait` from the module's workqueue (see [`Self::item_ready`]).
     fn queue_pwake(&self) {
-        // SAFETY: As in `queue_reap`.
-        let arc: Arc<Self> = unsafe { ArcBorrow::from_raw(self) }.into();
         // As in `queue_reap`, a failed enqueue's reference is not the last one.
-        let _ = crate::resources().wq().enqueue::<Arc<Self>, 0>(arc);
+        let _ = crate::resources().wq().enqueue::<Arc<Self>, 0>(self.arc());
     }
 
     /// Creates the instance's debugfs picture (once it is at its final address).

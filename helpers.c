@@ -40,6 +40,8 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
+#include "include/uapi/rust_epoll.h"
+
 #if !IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)
 #error "rust-epoll's file release hook needs CONFIG_FUNCTION_TRACER with DYNAMIC_FTRACE_WITH_ARGS"
 #endif
@@ -67,6 +69,8 @@ size_t rust_epoll_put_events(struct epoll_event __user *uevents,
 bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
 bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
 bool rust_epoll_fatal_signal_pending(void);
+int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
+int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
 #ifdef CONFIG_PM_SLEEP
 struct wakeup_source *rust_epoll_wakeup_source_for(struct file *file);
 bool rust_epoll_wakeup_source_active(struct wakeup_source *ws);
@@ -308,6 +312,41 @@ bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop)
 bool rust_epoll_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+/*
+ * The ioctls' arguments, read field by field in one user-access section (a few loads) rather
+ * than by copy_from_user() (a string copy, byte by byte under TCG): epoll_wait() and
+ * epoll_ctl() get theirs in registers. -EFAULT if any part is unreadable.
+ */
+int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w)
+{
+	scoped_user_read_access(u, efault) {
+		unsafe_get_user(w->events, &u->events, efault);
+		unsafe_get_user(w->maxevents, &u->maxevents, efault);
+		unsafe_get_user(w->timeout, &u->timeout, efault);
+		unsafe_get_user(w->sigmask, &u->sigmask, efault);
+		unsafe_get_user(w->sigsetsize, &u->sigsetsize, efault);
+		unsafe_get_user(w->flags, &u->flags, efault);
+		unsafe_get_user(w->timeout_ns, &u->timeout_ns, efault);
+	}
+	return 0;
+efault:
+	return -EFAULT;
+}
+
+int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c)
+{
+	scoped_user_read_access(u, efault) {
+		unsafe_get_user(c->op, &u->op, efault);
+		unsafe_get_user(c->fd, &u->fd, efault);
+		unsafe_get_user(c->events, &u->events, efault);
+		unsafe_get_user(c->flags, &u->flags, efault);
+		unsafe_get_user(c->data, &u->data, efault);
+	}
+	return 0;
+efault:
+	return -EFAULT;
 }
 
 #ifdef CONFIG_PM_SLEEP

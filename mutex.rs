@@ -15,11 +15,13 @@ use core::{
 };
 use kernel::{bindings, prelude::*, sync::LockClassKey, types::Opaque};
 
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 extern "C" {
     fn rust_epoll_mutex_lock_nested(lock: *mut bindings::mutex, subclass: u32);
 }
 
 /// Lockdep's limit on subclasses (`MAX_LOCKDEP_SUBCLASSES`); depths past it share the last.
+#[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 const MAX_SUBCLASS: u32 = 7;
 
 /// A mutex over `T`, locked with a nesting depth.
@@ -54,8 +56,18 @@ impl<T> NestedMutex<T> {
 
     /// Locks the mutex, telling lockdep it is taken `depth` levels inside others of its class.
     pub(crate) fn lock_nested(&self, depth: u32) -> NestedGuard<'_, T> {
+        // Without lockdep `mutex_lock_nested()` is `mutex_lock()`: called directly, one call.
+        #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
         // SAFETY: The mutex is initialised and pinned; it is unlocked by the guard's drop.
-        unsafe { rust_epoll_mutex_lock_nested(self.mutex.get(), depth.min(MAX_SUBCLASS)) };
+        unsafe {
+            rust_epoll_mutex_lock_nested(self.mutex.get(), depth.min(MAX_SUBCLASS))
+        };
+        #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+        // SAFETY: As above.
+        unsafe {
+            let _ = depth;
+            bindings::mutex_lock(self.mutex.get())
+        };
         NestedGuard { lock: self }
     }
 }

@@ -32,7 +32,7 @@ use kernel::{
     },
 };
 
-use crate::{device, eventpoll::EventPoll, release};
+use crate::{eventpoll::EventPoll, release};
 
 /// How deep instances may nest (`EP_MAX_NESTS`).
 pub(crate) const EP_MAX_NESTS: usize = 4;
@@ -73,29 +73,36 @@ impl LoopMemo {
     }
 
     /// Whether a check in flight has visited the instance (`ep->gen == loop_check_gen`).
+    /// Without `EPNESTED`, racy as C's test is.
     pub(crate) fn in_check(&self) -> bool {
         self.gen.load(Relaxed) == LOOP_CHECK_GEN.load(Relaxed)
     }
 
     /// The remembered depth, if the instance was visited by this check.
-    fn get(&self, _check: &FullCheck<'_>) -> Option<usize> {
-        self.in_check().then(|| self.depth.load(Relaxed) as usize)
+    fn get(&self, check: &FullCheck<'_>) -> Option<usize> {
+        // SAFETY: Every write of `gen` and `depth` holds `EPNESTED`, as the check does (it is
+        // the proof): nothing writes them meanwhile. (Plain loads: this runs once per
+        // instance and watch the check reaches.)
+        unsafe { (*self.gen.as_ptr() == check.gen).then(|| *self.depth.as_ptr() as usize) }
     }
 
-    /// Marks the instance visited by this check.
-    fn visit(&self, _check: &FullCheck<'_>) {
-        self.gen.store(LOOP_CHECK_GEN.load(Relaxed), Relaxed);
+    /// Marks the instance visited by this check. (A store others may read: `in_check`.)
+    fn visit(&self, check: &FullCheck<'_>) {
+        self.gen.store(check.gen, Relaxed);
     }
 
     /// Remembers the depth found.
     fn set(&self, _check: &FullCheck<'_>, depth: usize) {
-        self.depth.store(depth as i32, Relaxed);
+        // SAFETY: `depth` is only read and written under `EPNESTED` (the check is the proof).
+        unsafe { *self.depth.as_ptr() = depth as i32 };
     }
 }
 
 /// A full check in flight: [`EPNESTED`] held, and what `struct ep_ctl_ctx` carries.
 pub(crate) struct FullCheck<'a> {
     _nested: GlobalGuard<EPNESTED>,
+    /// This check's `loop_check_gen`.
+    gen: u64,
     /// The instance being added to (`ctx->inserting_into`); only compared.
     inserting_into: *const EventPoll,
     /// Files whose wake-up paths the new watch may add to (`tfile_check_list`), each held so
@@ -108,9 +115,11 @@ impl<'a> FullCheck<'a> {
     /// Starts a full check of an ADD to `ep`: takes [`EPNESTED`] and a new generation.
     pub(crate) fn begin(ep: &'a EventPoll) -> Self {
         let nested = EPNESTED.lock();
-        LOOP_CHECK_GEN.store(LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1), Relaxed);
+        let gen = LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1);
+        LOOP_CHECK_GEN.store(gen, Relaxed);
         Self {
             _nested: nested,
+            gen,
             inserting_into: ep,
             files: KVec::new(),
             _ep: core::marker::PhantomData,
@@ -145,15 +154,9 @@ impl<'a> FullCheck<'a> {
         ep.memo().visit(self);
         let mut result = 0;
         for epi in tree.iter() {
-            if epi.targets_instance() {
-                // A target whose release has begun is skipped: removing links cannot make a
-                // cycle or a longer chain.
-                let Some(file) = epi.get_file() else {
-                    continue;
-                };
-                let Some(below) = device::instance_of(&file) else {
-                    continue;
-                };
+            if let Some(below) = epi.child() {
+                // An instance whose release has begun is empty, or nearly: walking it is
+                // harmless, and removing links cannot make a cycle or a longer chain.
                 result = if ptr::eq(below, self.inserting_into) || depth > EP_MAX_NESTS {
                     EP_MAX_NESTS + 1
                 } else {

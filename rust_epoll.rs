@@ -200,11 +200,33 @@ pub(crate) fn read_arg<T: kernel::transmute::FromBytes>(arg: usize) -> Result<T>
         .read::<T>()
 }
 
+extern "C" {
+    fn rust_epoll_read_wait(u: usize, w: *mut WaitArgs) -> core::ffi::c_int;
+    fn rust_epoll_read_ctl(u: usize, c: *mut CtlArgs) -> core::ffi::c_int;
+}
+
+/// Reads WAIT's argument (as `read_arg`, in a few loads: see `helpers.c`).
+fn read_wait(arg: usize) -> Result<WaitArgs> {
+    let mut w = WaitArgs::default();
+    // SAFETY: `w` is valid for writes of a `WaitArgs` (the header's layout, checked in
+    // uapi.rs); the helper reads the user address itself, with fault handling.
+    kernel::error::to_result(unsafe { rust_epoll_read_wait(arg, &mut w) })?;
+    Ok(w)
+}
+
+/// Reads CTL's argument (as `read_arg`, in a few loads: see `helpers.c`).
+fn read_ctl(arg: usize) -> Result<CtlArgs> {
+    let mut c = CtlArgs::default();
+    // SAFETY: As in `read_wait`, for a `CtlArgs`.
+    kernel::error::to_result(unsafe { rust_epoll_read_ctl(arg, &mut c) })?;
+    Ok(c)
+}
+
 /// The ioctls of an instance; `file` is the instance's own file.
 fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
     match cmd {
-        RUST_EPOLL_WAIT => ep.wait(&read_arg::<WaitArgs>(arg)?),
-        RUST_EPOLL_CTL => ep.ctl(file, &read_arg::<CtlArgs>(arg)?),
+        RUST_EPOLL_WAIT => ep.wait(&read_wait(arg)?),
+        RUST_EPOLL_CTL => ep.ctl(file, &read_ctl(arg)?),
         RUST_EPOLL_CTL_BATCH => ep.ctl_batch(file, arg),
         _ => Err(ENOTTY),
     }

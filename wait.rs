@@ -142,6 +142,8 @@ impl EventPoll {
         let tree = self.lock_tree(0);
         let mut n = 0;
         let mut fault = false;
+        // Whether the instance's wakeup source was made active by this scan.
+        let mut ws_held = false;
         let mut batch = [const { MaybeUninit::<&Epitem>::uninit() }; BATCH];
         let mut records = [const { MaybeUninit::<EpollEvent>::uninit() }; BATCH];
         // The previous batch's written items: level-triggered ones go back to the ready list.
@@ -168,8 +170,9 @@ impl EventPoll {
                     epi.disarm(&tree);
                 } else if events & EPOLLET == 0 {
                     // `ep_deliver_event`'s level-triggered re-queue (a no-op if a callback
-                    // linked it meanwhile, or its target was released).
-                    if ready.as_mut().add_tail(epi) {
+                    // linked it meanwhile, or its target was released). The hint is `true`
+                    // already: no scan stores `false` while the ready list has items.
+                    if ready.as_mut().add_tail(epi) && events & EPOLLWAKEUP != 0 {
                         epi.ws.stay_awake();
                     }
                 }
@@ -196,10 +199,12 @@ impl EventPoll {
                 // SAFETY: Set above.
                 let epi = unsafe { batch[i].assume_init() };
                 // `ep_deliver_event`: the instance's source covers the report before the
-                // item's is relaxed, so that the system cannot suspend in between.
-                if epi.ws.is_set() {
+                // item's is relaxed, so that the system cannot suspend in between. (Only an
+                // EPOLLWAKEUP watch has a source.)
+                if epi.events(&tree) & EPOLLWAKEUP != 0 && epi.ws.is_set() {
                     if epi.ws.is_active() {
                         self.ws.stay_awake();
+                        ws_held = true;
                     }
                     epi.ws.relax();
                 }
@@ -232,9 +237,12 @@ impl EventPoll {
             n += written;
         };
         drop(ready);
-        // `ep_done_scan`'s relax of the instance's source, and its chained wake-up: waiters
-        // queue exclusively, so a wake-up reaches one of them; pass it on while events remain.
-        self.ws.relax();
+        // `ep_done_scan`'s relax of the instance's source (active only if this scan made it
+        // so), and its chained wake-up: waiters queue exclusively, so a wake-up reaches one of
+        // them; pass it on while events remain.
+        if ws_held {
+            self.ws.relax();
+        }
         drop(tree);
         if more && self.wq.is_active() {
             self.wq.wake_up(0);
@@ -250,7 +258,11 @@ impl EventPoll {
     fn end_transfer(&self, ready: &mut ReadyGuard<'_>) -> bool {
         ready.as_mut().end_transfer();
         let more = !ready.is_empty();
-        self.ready_hint.store(more, Relaxed);
+        // While the ready list has items the hint is `true` (every item added to an empty list
+        // sets it, and only an empty list clears it): only `false` needs storing.
+        if !more {
+            self.ready_hint.store(false, Relaxed);
+        }
         more
     }
 
@@ -324,7 +336,9 @@ impl EventPoll {
                 res = EPOLLIN | EPOLLRDNORM;
                 break;
             }
-            epi.ws.relax();
+            if epi.events(tree) & EPOLLWAKEUP != 0 {
+                epi.ws.relax();
+            }
         }
         // `ep_done_scan`: a waiter that slept while items were on the ready list, woken by
         // none of them, is woken now.
