@@ -62,11 +62,14 @@ impl EventPoll {
             return Err(EINVAL);
         }
         let child = device::instance_of(tfile);
+        // C refuses EPOLLEXCLUSIVE on any epoll file (`is_file_epoll`): ours or native.
         if has_event
             && events & EPOLLEXCLUSIVE != 0
             && (op == EPOLL_CTL_MOD
                 || (op == EPOLL_CTL_ADD
-                    && (child.is_some() || events & !EPOLLEXCLUSIVE_OK_BITS != 0)))
+                    && (child.is_some()
+                        || events & !EPOLLEXCLUSIVE_OK_BITS != 0
+                        || device::is_native_epoll(tfile))))
         {
             return Err(EINVAL);
         }
@@ -182,8 +185,9 @@ impl EventPoll {
     ) -> Result<u32> {
         release::index(epi, child)?;
         if let Some(check) = check {
-            // Counted as a path from here on; too many, and it is undone.
-            if child.is_none() {
+            // Counted as a path from here on; too many, and it is undone. (`list_file` of
+            // `ep_register_epitem`: never an epoll file, ours or native.)
+            if child.is_none() && !epi.targets_native_epoll() {
                 check.list_file(file)?;
             }
             check.reverse_path_check().map_err(|_| EINVAL)?;

@@ -120,9 +120,21 @@ pub(crate) unsafe fn instance_of_raw<'a>(file: *mut bindings::file) -> Option<&'
     if !core::ptr::eq(unsafe { (*file).f_op }, &FOPS.0) {
         return None;
     }
-    // SAFETY: Our files' `private_data` is an `Arc<EventPoll>` leaked by `fops_open`, put only
-    // by `fops_release`, i.e. after the file's last reference, which the caller's is not.
+    // SAFETY: Our files' `private_data` is an `Arc<EventPoll>` leaked by `fops_open` and put
+    // only by `fops_release`, the file's `->release()`, which the caller guarantees has not
+    // run (for a caller holding a reference, or the release hook at `__fput()`'s entry).
     Some(unsafe { &*(*file).private_data.cast::<EventPoll>() })
+}
+
+extern "C" {
+    fn rust_epoll_native_epoll_known() -> core::ffi::c_int;
+}
+
+/// At module load: refuses to load if native epoll files could not be recognised (see
+/// `helpers.c`).
+pub(crate) fn check_native_epoll_known() -> Result {
+    // SAFETY: FFI call without preconditions (may sleep, as module init may).
+    to_result(unsafe { rust_epoll_native_epoll_known() })
 }
 
 /// `eventpoll_fops`, once a native epoll file has been seen (null before).

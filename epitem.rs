@@ -473,7 +473,12 @@ impl PinnedDrop for Epitem {
     fn drop(self: Pin<&mut Self>) {
         release::forget(&self);
         self.ep().ready.lock().as_mut().remove(&self);
-        self.ep().user.uncharge();
+        // A released watch was uncharged by its release; a new one (never indexed, an ADD
+        // undone) or a deleted one is uncharged now. `state` is stable: `forget` holds no
+        // lock any more, but nothing else writes it for an item off every list.
+        if self.state.load(Relaxed) != release::state::RELEASED {
+            self.ep().user.uncharge();
+        }
     }
 }
 

@@ -74,7 +74,7 @@ use crate::{
     nesting::LoopMemo,
     rbtree::RbTree,
     ready::ReadyList,
-    release::{self, FileHead},
+    release::FileHead,
     uapi::*,
     waitqueue::WaitQueueHead,
     wakeup::WakeupSource,
@@ -131,6 +131,8 @@ pub(crate) struct EventPoll {
     /// Wakes `poll_wait` later, from process context: see [`Self::item_ready`].
     #[pin]
     pwake_work: Work<EventPoll, 0>,
+    /// The task running `pwake_work`'s wake-up, while it does (else null).
+    pwake_task: Atomic<*mut kernel::bindings::task_struct>,
     /// Frees the released watches soon after their release (see [`Self::queue_reap`]).
     #[pin]
     reap_work: Work<EventPoll, 1>,
@@ -167,6 +169,7 @@ impl EventPoll {
                 ws: WakeupSource::none(),
                 view <- new_mutex!(None, "eventpoll::view"),
                 pwake_work <- new_work!("eventpoll::pwake_work"),
+                pwake_task: Atomic::new(core::ptr::null_mut()),
                 reap_work <- new_work!("eventpoll::reap_work"),
             }? Error),
             GFP_KERNEL_ACCOUNT,
@@ -197,7 +200,9 @@ impl EventPoll {
     /// Pollers are woken at once (`ep_poll_safewake`), except when `epi` watches a native
     /// epoll instance: that one may be watching us, a cycle no loop check can see, and waking
     /// it again from inside its own wake-up deadlocks on its `poll_wait` lock. Those wake-ups
-    /// are deferred to a work item, and only for a newly queued item, so that a cycle settles.
+    /// are deferred to a work item (pending ones coalesce), on every callback as C wakes, except
+    /// one that comes back from our own deferred wake-up through such a cycle: that one is
+    /// the cycle itself, and deferring it again would go round for ever.
     pub(crate) fn item_ready(&self, epi: &Epitem, events: u32, pollflags: u32, sync: bool) -> bool {
         let (added, wake, pwake) = {
             let mut ready = self.ready.lock();
@@ -228,10 +233,11 @@ impl EventPoll {
         if pwake {
             if !epi.targets_native_epoll() {
                 self.poll_safewake(Some(epi), pollflags & EPOLL_URING_WAKE);
-            } else if added {
+            } else if self.pwake_task.load(Relaxed) != kernel::task::Task::current_raw() {
                 self.queue_pwake();
             }
         }
+        let _ = added;
         wake
     }
 
@@ -305,15 +311,8 @@ impl EventPoll {
         loop {
             let next = {
                 let mut ready = self.ready.lock();
-                let next = ready.as_mut().pop_released();
-                if let Some(epi) = next {
-                    // SAFETY: A released item stays in the interest set, alive, until we
-                    // remove it below (we hold `mtx`).
-                    unsafe { epi.as_ref() }
-                        .state
-                        .store(release::state::REAPED, Relaxed);
-                }
-                next
+                // The item stays RELEASED (its drop then knows it was uncharged already).
+                ready.as_mut().pop_released()
             };
             let Some(epi) = next else {
                 break;
@@ -334,7 +333,9 @@ impl EventPoll {
 
     /// Wakes `poll_wait` from the module's workqueue (see [`Self::item_ready`]).
     fn queue_pwake(&self) {
-        // As in `queue_reap`, a failed enqueue's reference is not the last one.
+        // A failed enqueue's reference is not the last one: the queued work holds one. (And
+        // the file's own reference is still there: we are called from the callback of a watch
+        // of ours, which `clear` unhooks before the file's reference goes.)
         let _ = crate::resources().wq().enqueue::<Arc<Self>, 0>(self.arc());
     }
 
@@ -364,9 +365,14 @@ impl EventPoll {
 impl WorkItem<0> for EventPoll {
     type Pointer = Arc<EventPoll>;
 
-    /// The deferred wake-up of the pollers (see [`EventPoll::item_ready`]).
+    /// The deferred wake-up of the pollers (see [`EventPoll::item_ready`]), marked as ours
+    /// while it runs, so that a wake-up coming back to us through a cycle of instances is not
+    /// deferred again. Not inside a wake-up: lockdep subclass 0, as `ep_poll_safewake(ep, NULL)`.
     fn run(this: Arc<EventPoll>) {
-        this.poll_wait.wake_up(EPOLLIN);
+        this.pwake_task
+            .store(kernel::task::Task::current_raw(), Relaxed);
+        this.poll_safewake(None, 0);
+        this.pwake_task.store(core::ptr::null_mut(), Relaxed);
     }
 }
 

@@ -29,6 +29,7 @@
 #include <linux/ftrace.h>
 #include <linux/jiffies.h>
 #include <linux/kallsyms.h>
+#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -68,6 +69,7 @@ size_t rust_epoll_put_events(struct epoll_event __user *uevents,
 			     const struct epoll_event *records, size_t n);
 bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
 bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
+int rust_epoll_native_epoll_known(void);
 bool rust_epoll_fatal_signal_pending(void);
 int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
 int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
@@ -240,9 +242,12 @@ void rust_epoll_release_hook_unregister(void)
  * epi_fget(): a reference on a watch's target unless its release has begun. @state is the
  * watch's release state, set away from INDEXED (with release ordering) by the release hook
  * before __fput() frees the file. The RCU read section keeps @file's memory a struct file
- * (SLAB_TYPESAFE_BY_RCU) from the state check to the try-get; file_ref_get() is fully ordered
- * on success, so if the memory has been reused by a new file since, the release that marked
- * the watch came before and is seen by the second check.
+ * (SLAB_TYPESAFE_BY_RCU) from the state check to the try-get. If the memory has been reused
+ * by a new file since, the hook's store came before that file's free, the free before the
+ * reallocation, and the new file's f_ref was set after it: our fully ordered try-get reads
+ * that f_ref, so the second check sees the store. The free-to-reallocation step is the slab
+ * allocator's ordering, which every SLAB_TYPESAFE_BY_RCU reader that re-checks identity after
+ * a try-get relies on (get_file_rcu() does the same).
  */
 bool rust_epoll_epi_fget(struct file *file, const s8 *state)
 {
@@ -301,12 +306,41 @@ bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
  */
 bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop)
 {
+	static const char want[] = "ep_eventpoll_poll";
 	char name[KSYM_SYMBOL_LEN];
 
 	if (!fop || !fop->poll)
 		return false;
 	sprint_symbol_no_offset(name, (unsigned long)fop->poll);
-	return !strcmp(name, "ep_eventpoll_poll");
+	/* A compiler's suffix (".llvm.<hash>" under LTO, ".cold" ...) is the same function. */
+	return !strncmp(name, want, sizeof(want) - 1) &&
+	       (name[sizeof(want) - 1] == '\0' || name[sizeof(want) - 1] == '.');
+}
+
+/*
+ * At load: native epoll files can be recognised at all, i.e. the kernel has a function of
+ * that name (kallsyms finds it for the kprobe, registered disabled: no code is patched). A
+ * module that could not tell native epoll files from others would lose both of its guards
+ * against cycles through them, so it refuses to load instead. Without CONFIG_EPOLL there are
+ * no native epoll files; without CONFIG_KPROBES this check cannot be made (Debian's kernels
+ * and the test kernel have it).
+ */
+int rust_epoll_native_epoll_known(void)
+{
+#if IS_ENABLED(CONFIG_EPOLL) && IS_ENABLED(CONFIG_KPROBES)
+	struct kprobe kp = {
+		.symbol_name = "ep_eventpoll_poll",
+		.flags = KPROBE_FLAG_DISABLED,
+	};
+	int err = register_kprobe(&kp);
+
+	if (err) {
+		pr_err("rust_epoll: cannot find ep_eventpoll_poll (error %d): native epoll files could not be recognised\n", err);
+		return err;
+	}
+	unregister_kprobe(&kp);
+#endif
+	return 0;
 }
 
 bool rust_epoll_fatal_signal_pending(void)

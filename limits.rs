@@ -15,7 +15,9 @@ use kernel::{
     sync::atomic::{Atomic, Relaxed},
 };
 
-use crate::epitem::Epitem;
+/// fs/eventpoll.c's `EP_ITEM_COST` (`sizeof(struct epitem) + sizeof(struct eppoll_entry)`,
+/// 128 + 48 on 64-bit): the cost native epoll divides by, so that the derived cap is native's.
+const EP_ITEM_COST: usize = 176;
 
 /// The cap in force, set once at module init.
 static MAX_USER_WATCHES: Atomic<i64> = Atomic::new(0);
@@ -30,7 +32,7 @@ pub(crate) fn init(param: u64) {
         unsafe { bindings::si_meminfo(&mut si) };
         let low = si.totalram.saturating_sub(si.totalhigh);
         let bytes = (low / 25) << bindings::PAGE_SHIFT;
-        i64::try_from(bytes / core::mem::size_of::<Epitem>()).unwrap_or(i64::MAX)
+        i64::try_from(bytes / EP_ITEM_COST).unwrap_or(i64::MAX)
     };
     MAX_USER_WATCHES.store(max, Relaxed);
 }

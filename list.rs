@@ -215,6 +215,29 @@ pub(crate) unsafe fn list_splice_init(list: *mut list_head, head: *mut list_head
     }
 }
 
+/// `list_splice_tail_init`: moves every node of `list` to the back of `head`; `list` is left
+/// empty.
+///
+/// # Safety
+///
+/// Both must be valid lists, and distinct.
+#[inline(always)]
+pub(crate) unsafe fn list_splice_tail_init(list: *mut list_head, head: *mut list_head) {
+    // SAFETY: Guaranteed by the caller (`__list_splice(list, head->prev, head)`, then
+    // `INIT_LIST_HEAD`).
+    unsafe {
+        if list_empty(list) {
+            return;
+        }
+        let (first, last, at) = ((*list).next, (*list).prev, (*head).prev);
+        (*first).prev = at;
+        (*at).next = first;
+        (*last).next = head;
+        (*head).prev = last;
+        init_list_head(list);
+    }
+}
+
 /// The first node after `head`, or `None` if the list is empty.
 ///
 /// # Safety

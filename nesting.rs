@@ -18,8 +18,10 @@
 //! exactly while a check that visited `ep` is in flight: an ADD to such an instance waits for
 //! that check (`ep_ctl_lock`), and so counts the paths the check is about to add.
 //!
-//! Native epoll instances are opaque to us: a chain through one is not seen by the check.
-//! Wake-ups along such a chain are cut by a recursion guard instead (`EventPoll::item_ready`).
+//! Native epoll instances are opaque to us: a chain through one is not seen by the check,
+//! and a native target is neither walked nor counted as a leaf. Wake-ups along a cycle through
+//! one are deferred to a work item, which does not defer what comes back to it
+//! (`EventPoll::item_ready`).
 
 use core::ptr;
 use kernel::{
@@ -107,7 +109,7 @@ pub(crate) struct FullCheck<'a> {
     inserting_into: *const EventPoll,
     /// Files whose wake-up paths the new watch may add to (`tfile_check_list`), each held so
     /// that it is not released before it is checked.
-    files: KVec<ARef<File>>,
+    files: KVVec<ARef<File>>,
     _ep: core::marker::PhantomData<&'a EventPoll>,
 }
 
@@ -121,7 +123,7 @@ impl<'a> FullCheck<'a> {
             _nested: nested,
             gen,
             inserting_into: ep,
-            files: KVec::new(),
+            files: KVVec::new(),
             _ep: core::marker::PhantomData,
         }
     }
@@ -166,7 +168,8 @@ impl<'a> FullCheck<'a> {
                     break;
                 }
             } else if !epi.targets_native_epoll() {
-                // A leaf: its wake-up paths get longer (`list_file`).
+                // A leaf (not an epoll file, ours or native): its wake-up paths get longer
+                // (`list_file`).
                 if let Some(file) = epi.get_file() {
                     self.files.push(file, GFP_KERNEL)?;
                 }

@@ -15,7 +15,10 @@
 //! item on `txlist` is still "linked", so `ep_poll_callback` leaves it alone (its event will be
 //! found when it is polled), and an item taken off `txlist` is unlinked, so a callback that
 //! fires while it is being reported puts it back on `rdllist`. No event is lost and no second
-//! list is needed. `scanning` is C's "ovflist is active": while it is set, events count as
+//! list is needed. Level-triggered items reported by a scan wait on a third list, `requeue`,
+//! and go to the tail of the ready list when the scan ends, behind what arrived meanwhile, as
+//! C's `ep_done_scan` orders them. `scanning` is C's "ovflist is active": while it is set,
+//! events count as
 //! available (`ep_events_available`) even when both lists are empty, because the item being
 //! reported may be re-queued (level-triggered) when the scan ends. A poll of the instance, or
 //! a waiter, must then wait for the scan rather than conclude that nothing is ready.
@@ -34,23 +37,27 @@ use crate::{
     epitem::Epitem,
     list::{
         init_list_head, list_add, list_add_tail, list_del_init, list_empty, list_first,
-        list_splice_init,
+        list_splice_init, list_splice_tail_init,
     },
 };
 
-/// The ready, transfer and released lists of one eventpoll. Lives inside `EventPoll::ready`.
+/// The ready, transfer, re-queue and released lists of one eventpoll. Lives inside
+/// `EventPoll::ready`.
 ///
 /// # Invariants
 ///
-/// Every node on `rdllist`, `txlist` or `released` is the `rdllink` of a live [`Epitem`] of
-/// the same eventpoll, and an item is taken off all three before it is freed. `scanning` is
-/// set exactly between [`ReadyList::start_transfer`] and [`ReadyList::end_transfer`].
+/// Every node on `rdllist`, `txlist`, `requeue` or `released` is the `rdllink` of a live
+/// [`Epitem`] of the same eventpoll, and an item is taken off all of them before it is freed.
+/// `scanning` is set exactly between [`ReadyList::start_transfer`] and
+/// [`ReadyList::end_transfer`], and `txlist` and `requeue` are empty outside that.
 #[pin_data]
 pub(crate) struct ReadyList {
     #[pin]
     rdllist: Opaque<list_head>,
     #[pin]
     txlist: Opaque<list_head>,
+    #[pin]
+    requeue: Opaque<list_head>,
     #[pin]
     released: Opaque<list_head>,
     scanning: bool,
@@ -68,6 +75,8 @@ impl ReadyList {
             rdllist <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             // SAFETY: As above.
             txlist <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
+            // SAFETY: As above.
+            requeue <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             // SAFETY: As above.
             released <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             scanning: false,
@@ -118,6 +127,18 @@ impl ReadyList {
         true
     }
 
+    /// Puts `epi`, a level-triggered item a scan has just reported, on the re-queue list,
+    /// unless it is linked already (a callback put it back on the ready list, or its target was
+    /// released). Returns whether it was added.
+    pub(crate) fn add_requeue(self: Pin<&mut Self>, epi: &Epitem) -> bool {
+        if self.is_linked(epi) {
+            return false;
+        }
+        // SAFETY: As in `add_tail`, with the re-queue list's head.
+        unsafe { list_add_tail(epi.rdllink(), self.requeue.get()) };
+        true
+    }
+
     /// Takes `epi` off whichever list holds it, if any.
     pub(crate) fn remove(self: Pin<&mut Self>, epi: &Epitem) {
         if self.is_linked(epi) {
@@ -148,10 +169,13 @@ impl ReadyList {
     }
 
     /// `ep_done_scan`: what was not reported goes back to the front of the ready list, ahead
-    /// of what arrived meanwhile and of the level-triggered items re-queued at its tail.
+    /// of what arrived meanwhile, and the level-triggered items reported go to its tail.
     pub(crate) fn end_transfer(mut self: Pin<&mut Self>) {
-        // SAFETY: Both heads are valid and distinct, and we hold the lock.
-        unsafe { list_splice_init(self.txlist.get(), self.rdllist.get()) };
+        // SAFETY: The heads are valid and distinct, and we hold the lock.
+        unsafe {
+            list_splice_init(self.txlist.get(), self.rdllist.get());
+            list_splice_tail_init(self.requeue.get(), self.rdllist.get());
+        }
         // SAFETY: `scanning` is not structurally pinned.
         unsafe { self.as_mut().get_unchecked_mut().scanning = false };
     }

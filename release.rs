@@ -91,11 +91,11 @@ pub(crate) mod state {
     pub(crate) const NEW: i8 = 0;
     /// On its file's list, hooked on its target's queues. Written under the bucket lock.
     pub(crate) const INDEXED: i8 = 1;
-    /// Its target was released: unhooked, on its eventpoll's released list. Written under the
-    /// bucket lock and the eventpoll's `ready` lock.
+    /// Its target was released: unhooked, uncharged, on its eventpoll's released list (until
+    /// the reap takes it). Written under the bucket lock and the eventpoll's `ready` lock.
     pub(crate) const RELEASED: i8 = 2;
-    /// Off every list, about to be freed. Written under the bucket lock, or under `ready` and
-    /// `mtx` by the reap.
+    /// Deleted while indexed: off every list, about to be freed. Written under the bucket
+    /// lock.
     pub(crate) const REAPED: i8 = 3;
 }
 
@@ -117,7 +117,8 @@ pub(crate) struct FileHead {
     epitems: Opaque<list_head>,
 }
 
-// SAFETY: Every field but the immutable `file` is only touched under the bucket lock.
+// SAFETY: Every field but the immutable `file` is written only under the bucket lock; the one
+// lockless access, `is_watched`, is a single volatile read of `epitems.next` (READ_ONCE).
 unsafe impl Send for FileHead {}
 // SAFETY: As above.
 unsafe impl Sync for FileHead {}
@@ -134,9 +135,11 @@ impl FileHead {
     }
 
     /// Whether any of our watches has this file as its target (for an instance's embedded
-    /// head: whether the instance is watched by one of ours, `ep->refs` not empty). Lockless,
-    /// as C's `READ_ONCE(file->f_ep)`: its callers hold `EPNESTED`, under which a watch of an
-    /// instance can only go, not come, or recheck under the lock.
+    /// head: whether the instance is watched by one of ours, `ep->refs` not empty). Lockless
+    /// and so racy, as C's `READ_ONCE(file->f_ep)`: `ctl` reads it under the instance's `mtx`
+    /// (as `ep_ctl_lock`), where a watch of the instance may come only through a full check
+    /// in flight, which `in_check` catches; walks read it under `EPNESTED`, where watches of
+    /// an instance can only go, and a path that goes meanwhile was counted at most once.
     pub(crate) fn is_watched(&self) -> bool {
         // SAFETY: `epitems` is initialised; `list_empty` reads `next` once (READ_ONCE).
         unsafe { !list_empty(self.epitems.get()) }
@@ -412,10 +415,10 @@ pub(crate) fn forget(epi: &Epitem) {
         // Under the lock: the target may be closing, and its queues stay alive only until its
         // release, which waits for this lock.
         epi.unhook();
+        epi.state.store(state::REAPED, Relaxed);
     }
-    // A released item is on its eventpoll's released list: the caller's removal from the
-    // ready lists takes it off.
-    epi.state.store(state::REAPED, Relaxed);
+    // A released item (RELEASED, kept so by the reap) is on its eventpoll's released list,
+    // until the caller's removal from the ready lists takes it off.
 }
 
 /// A counted reference on a watch's target, unless its release has begun (`epi_fget`).
@@ -463,6 +466,10 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
             // Release: pairs with the acquire of `rust_epoll_epi_fget`, for a poll that had not
             // seen this yet.
             epi.state.store(state::RELEASED, Release);
+            // As C's `ep_remove_epi` in `eventpoll_release_file`, at once, not at the reap:
+            // the watch's quota is back and its wakeup source no longer holds the system up.
+            ep.user.uncharge();
+            epi.ws.relax();
         }
         ep.queue_reap();
         Ok(())

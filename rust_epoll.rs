@@ -97,11 +97,17 @@ impl Resources {
     }
 }
 
-impl Drop for Resources {
-    fn drop(&mut self) {
-        // Runs (and so drops) the queued work items first, then frees the queue; the caches go
-        // after, once the last instance that a work item held is gone.
-        // SAFETY: Allocated in `new`; nothing queues on it any more (no instance is left).
+impl Resources {
+    /// Runs (and so drops) the queued work items, then frees the queue: the last references
+    /// to instances go, and with them their last epitems. Called once, at module exit, while
+    /// the resources are still shared (the work items use them), before they are dropped.
+    ///
+    /// # Safety
+    ///
+    /// Called once, when nothing can queue work any more (no instance is left open and the
+    /// release hook is gone); the queue is not used afterwards.
+    unsafe fn drain(&self) {
+        // SAFETY: Allocated in `new`; nothing queues on it any more (our contract).
         unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
     }
 }
@@ -138,9 +144,14 @@ impl ResourceGuard {
 
 impl Drop for ResourceGuard {
     fn drop(&mut self) {
-        // SAFETY: Initialised by `install`; the module's other parts are gone (the guard is
-        // dropped last, or init failed before any use), so nothing uses the resources.
-        unsafe { (*RESOURCES.0.get()).assume_init_drop() };
+        // SAFETY: Initialised by `install`. The guard is dropped last (or init failed before
+        // any instance or the hook existed): nothing can queue work any more, so the queued
+        // items run now, through shared references; then nothing uses the resources, and
+        // they are dropped (the caches are empty: every epitem and head has been freed).
+        unsafe {
+            resources().drain();
+            (*RESOURCES.0.get()).assume_init_drop();
+        }
     }
 }
 
@@ -170,6 +181,7 @@ impl Started {
             introspect::init();
         }
         limits::init(module_parameters::max_user_watches.value());
+        device::check_native_epoll_known().inspect_err(|_| introspect::exit())?;
         // SAFETY: Module init runs once, after `release::init`.
         let hook = unsafe { release::Hook::register() }.inspect_err(|_| introspect::exit())?;
         Ok(Self { _hook: hook })

@@ -170,9 +170,9 @@ impl EventPoll {
                     epi.disarm(&tree);
                 } else if events & EPOLLET == 0 {
                     // `ep_deliver_event`'s level-triggered re-queue (a no-op if a callback
-                    // linked it meanwhile, or its target was released). The hint is `true`
-                    // already: no scan stores `false` while the ready list has items.
-                    if ready.as_mut().add_tail(epi) && events & EPOLLWAKEUP != 0 {
+                    // linked it meanwhile, or its target was released), to the tail when the
+                    // scan ends. The hint is `true` already: it stays as it was during a scan.
+                    if ready.as_mut().add_requeue(epi) && events & EPOLLWAKEUP != 0 {
                         epi.ws.stay_awake();
                     }
                 }
@@ -282,9 +282,10 @@ impl EventPoll {
         depth: u32,
     ) -> u32 {
         // SAFETY: `file` is ours and alive (the caller's reference); `poll_wait` lives as long
-        // as the instance, which outlives its file, and a poller's entry leaves it before the
-        // poller's own reference on the file is put (`poll_freewait`, `ep_remove` of a native
-        // or one of our watchers, or our release of the watches of this file).
+        // as the instance, which outlives its file, and every poller's entry leaves it before
+        // the file's `->release()`: select/poll's in `poll_freewait` while they hold the file,
+        // a native epoll watcher's in `eventpoll_release()` at `__fput()`'s entry, one of ours
+        // in our release hook, at the same place.
         unsafe { bindings::poll_wait(file, self.poll_wait.as_raw(), pt) };
         // Under the ready lock, not from the lockless hint: the poller has just queued itself
         // on `poll_wait`, and only the lock orders that against the callback's linking of an

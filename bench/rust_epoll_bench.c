@@ -476,6 +476,14 @@ static void bench_concurrency(long n, double seconds)
 	close_fds(fds, n);
 }
 
+static bool want(int argc, char **argv, const char *name)
+{
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 #ifdef SMOKE
@@ -499,17 +507,29 @@ int main(int argc, char **argv)
 		printf("ok 1 bench_smoke: every workload ran on the device, native epoll and poll\n");
 		return 0;
 	}
-	bench_libevent(1000, 100, 1000, 20);
-	bench_libevent(10000, 100, 1000, 20);
-	bench_libevent(100000, 100, 1000, 5);
-	bench_latency(100000);
-	bench_ctl(10000);
-	bench_ctl_batch(10000, 1);
-	bench_ctl_batch(10000, 16);
-	bench_ctl_batch(10000, 256);
-	for (long n = 10; n <= 100000; n *= 10)
-		bench_scaling(n, 20000);
-	bench_memory(100000);
-	bench_concurrency(1000, 1.0);
+	/* `--only WORKLOAD...`: just those (libevent, latency, ctl, batch, scaling, memory,
+	 * concurrency), for quick measurements while working on one path. */
+#define RUN(name) (argc < 3 || strcmp(argv[1], "--only") || want(argc, argv, name))
+	if (RUN("libevent")) {
+		bench_libevent(1000, 100, 1000, 20);
+		bench_libevent(10000, 100, 1000, 20);
+		bench_libevent(100000, 100, 1000, 5);
+	}
+	if (RUN("latency"))
+		bench_latency(100000);
+	if (RUN("ctl"))
+		bench_ctl(10000);
+	if (RUN("batch")) {
+		bench_ctl_batch(10000, 1);
+		bench_ctl_batch(10000, 16);
+		bench_ctl_batch(10000, 256);
+	}
+	if (RUN("scaling"))
+		for (long n = 10; n <= 100000; n *= 10)
+			bench_scaling(n, 20000);
+	if (RUN("memory"))
+		bench_memory(100000);
+	if (RUN("concurrency"))
+		bench_concurrency(1000, 1.0);
 	return 0;
 }

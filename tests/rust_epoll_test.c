@@ -195,6 +195,13 @@ TEST_F(ep, exclusive_flag_rules)
 	EXPECT_EQ(-1, CTL(EPOLL_CTL_MOD, self->p[0], EPOLLIN, 0));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, CTL(EPOLL_CTL_DEL, self->p[0], 0, 0));
+	/* Nor can an epoll instance be watched exclusively, a native one included. */
+	int native = epoll_create1(0);
+
+	ASSERT_GE(native, 0);
+	EXPECT_EQ(-1, ADD(native, EPOLLIN | EPOLLEXCLUSIVE, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(native);
 }
 
 TEST_F(ep, maxevents_einval)
@@ -1319,7 +1326,8 @@ TEST(cycle_through_native_and_ours_does_not_hang)
 	ASSERT_EQ(0, ep_ctl(false, x, EPOLL_CTL_ADD, a, EPOLLIN, 2));
 	ASSERT_EQ(0, ep_ctl(true, n, EPOLL_CTL_ADD, x, EPOLLIN, 3));
 	put(p[1]);
-	EXPECT_EQ(0, ep_ctl(false, a, EPOLL_CTL_ADD, n, EPOLLIN | EPOLLEXCLUSIVE, 4));
+	/* (As native epoll, EPOLLEXCLUSIVE is refused for an epoll target, native or ours.) */
+	EXPECT_EQ(0, ep_ctl(false, a, EPOLL_CTL_ADD, n, EPOLLIN, 4));
 	w[0] = (struct cycle_waiter){ a, false, now_ms() + 1000 };
 	w[1] = (struct cycle_waiter){ n, true, now_ms() + 1000 };
 	w[2] = (struct cycle_waiter){ x, false, now_ms() + 1000 };
@@ -1654,6 +1662,24 @@ TEST(watch_limit_enospc)
 	}
 	EXPECT_EQ(-1, ep_ctl(false, ep, EPOLL_CTL_ADD, efd[20], EPOLLIN, 20));
 	EXPECT_EQ(ENOSPC, errno);
+	/*
+	 * The quota is per user, not per instance: a watched file closed in one instance gives its
+	 * watch back to the user at once, for another instance's ADD (native epoll uncharges in
+	 * close(), before it returns).
+	 */
+	{
+		int other = ep_create(false);
+
+		ASSERT_GE(other, 0);
+		for (int i = 1; i < 20; i++) {
+			close(efd[i]);
+			efd[i] = eventfd(0, 0);
+			ASSERT_GE(efd[i], 0);
+			EXPECT_EQ(0, ep_ctl(false, other, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
+				TH_LOG("adding %d to another instance after a close: %s", i, strerror(errno));
+		}
+		close(other);
+	}
 	close(ep);
 	for (int i = 0; i < 24; i++)
 		close(efd[i]);
