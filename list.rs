@@ -21,6 +21,20 @@
 use core::ptr::{self, addr_of_mut};
 use kernel::bindings::list_head;
 
+// lib/list_debug.c's reporters, exported, which bindgen leaves out of `kernel::bindings` (their
+// `__cold __preserve_most` declaration). With `CONFIG_LIST_HARDENED` alone they use the
+// preserve_most convention, which preserves more registers than a C call needs: calling them
+// as plain C functions is sound.
+#[cfg(CONFIG_LIST_HARDENED)]
+extern "C" {
+    fn __list_add_valid_or_report(
+        new: *mut list_head,
+        prev: *mut list_head,
+        next: *mut list_head,
+    ) -> bool;
+    fn __list_del_entry_valid_or_report(entry: *mut list_head) -> bool;
+}
+
 /// `__list_add_valid()`: whether inserting `new` between `prev` and `next` is sane.
 ///
 /// # Safety
@@ -38,7 +52,7 @@ unsafe fn list_add_valid(new: *mut list_head, prev: *mut list_head, next: *mut l
         ret = false;
     }
     // SAFETY: The reporter only reads the nodes, which are valid.
-    ret & unsafe { kernel::bindings::__list_add_valid_or_report(new, prev, next) }
+    ret & unsafe { __list_add_valid_or_report(new, prev, next) }
 }
 
 /// Without `CONFIG_LIST_HARDENED` (and so without `CONFIG_DEBUG_LIST`), no check.
@@ -76,7 +90,7 @@ unsafe fn list_del_entry_valid(entry: *mut list_head) -> bool {
         ret = false;
     }
     // SAFETY: The reporter only reads the node and its neighbours.
-    ret & unsafe { kernel::bindings::__list_del_entry_valid_or_report(entry) }
+    ret & unsafe { __list_del_entry_valid_or_report(entry) }
 }
 
 /// Without `CONFIG_LIST_HARDENED`, no check.
