@@ -3,10 +3,11 @@
 DEB_KSUITE=$KSUITE		# where Debian's 7.3 kernel packages are (trixie-backports)
 DEB_TSUITE=trixie		# the suite whose toolchain built them (gcc-14, rustc 1.85.1, bindgen 0.71.1)
 DEB_FLAVOUR=amd64
-# What a trixie root needs to rebuild rust/ and build the module exactly as Debian did.
+# What a trixie root needs to rebuild rust/ and build the module exactly as Debian did (openssl:
+# Kconfig asks the openssl program whether it has ML-DSA, and Debian's .config says it had).
 DEB_TOOLS=(gcc-14 gcc-14-for-host linux-base make bc bison flex libelf-dev libssl-dev python3 cpio
 	   kmod rustc rust-src bindgen libclang-19-dev dwarves xz-utils binutils libc6-dev zstd file
-	   rust-clippy)	# (clippy: make check-distro lints with Debian's 1.85.1 too)
+	   openssl rust-clippy)	# (clippy: make check-distro lints with Debian's 1.85.1 too)
 
 # The Debian archive URI the machine's own apt sources already use (never written into a file
 # of the repo): the first non-security ".../debian" entry of /etc/apt/sources.list*.
