@@ -9,19 +9,27 @@ export HOME ?= /root
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 # Evaluated once (a plain ?= would rerun the setup at every use of $(KDIR)).
+# (Not for install-module and check-distro alone: they target Debian's kernel, not the test kernel.)
 ifeq ($(origin KDIR),undefined)
+ifneq ($(filter-out install-module check-distro,$(or $(MAKECMDGOALS),all)),)
 KDIR := $(shell $(ROOT)/scripts/kernel || echo /nonexistent-kernel)
+endif
 endif
 export KDIR
 KSRC := $(shell test -e $(KDIR)/source && readlink -f $(KDIR)/source || echo $(KDIR))
 BUILD := $(ROOT)/build
+# How kbuild is run for $(KDIR): the test kernel is built with LLVM=-19 by the host's tools;
+# Debian's kernel (make check-distro) with gcc-14 inside its trixie root (KBUILD_WRAP).
+KBUILD_ARGS ?= LLVM=-19
+KBUILD_WRAP ?=
+export KBUILD_ARGS KBUILD_WRAP
 
-.PHONY: all module clean demo check check-debug check-kcsan setup tests host-check fmt clippy bench shim headers_install selftest-flakes
+.PHONY: all module clean demo check check-debug check-kcsan check-distro install-module setup tests host-check fmt clippy bench shim headers_install selftest-flakes
 all: module
 
 module:
 	@test -f $(KDIR)/Module.symvers || { echo "error: no kernel build at KDIR=$(KDIR): see the line above" >&2; exit 1; }
-	@$(MAKE) -s -C $(KDIR) M=$(ROOT) LLVM=-19 modules 2>&1 | tee $(BUILD).module.log | grep -v '^make\[' ; \
+	@$(KBUILD_WRAP) $(MAKE) -s -C $(KDIR) M=$(ROOT) $(KBUILD_ARGS) modules 2>&1 | tee $(BUILD).module.log | grep -v '^make\[' ; \
 	  test $${PIPESTATUS[0]} -eq 0 || { echo "error: module build failed (log: build.module.log)" >&2; exit 1; }
 
 tests:
@@ -63,6 +71,19 @@ check-kcsan:
 	@kdir=$$(env -u KDIR RUST_EPOLL_KCONFIG=kcsan $(ROOT)/scripts/kernel) && \
 	  VM_KCSAN_OURS=1 $(MAKE) --no-print-directory check KDIR=$$kdir
 
+# Everything again on Debian's own stock 7.3 kernel (trixie-backports, -amd64), not rebuilt:
+# the module built against Debian's headers plus rust/ rebuilt by Debian's own rustc in a trixie
+# root (scripts/debian-kernel), Debian's vmlinuz booted with a 9p initramfs.
+check-distro:
+	@kdir=$$(env -u KDIR $(ROOT)/scripts/debian-kernel) && d=$$(dirname $$kdir) && \
+	  $(MAKE) --no-print-directory check KDIR=$$kdir KBUILD_ARGS= KBUILD_WRAP="$(ROOT)/scripts/in-root $$d/root" \
+	    VM_KERNEL=$$d/boot/vmlinuz VM_INITRD=$$d/boot/initramfs.img RUST_EPOLL_DISTRO=$$d
+
+# On a Debian machine running Debian's 7.3 kernel: build for it and install under
+# /lib/modules/$(uname -r)/updates (KVER=..., DESTDIR=... to stage elsewhere).
+install-module:
+	@$(ROOT)/scripts/install-module
+
 bench: module
 	@$(MAKE) -s -C bench OUTPUT=$(BUILD)/bench
 	@$(ROOT)/scripts/bench
@@ -71,8 +92,8 @@ fmt:
 	rustfmt --edition 2021 --check $(ROOT)/*.rs
 
 clippy:
-	$(MAKE) -C $(KDIR) M=$(ROOT) LLVM=-19 CLIPPY=1 modules
+	$(KBUILD_WRAP) $(MAKE) -C $(KDIR) M=$(ROOT) $(KBUILD_ARGS) CLIPPY=1 modules
 
 clean:
-	@$(MAKE) -s -C $(KDIR) M=$(ROOT) LLVM=-19 clean 2>/dev/null || true
+	@$(KBUILD_WRAP) $(MAKE) -s -C $(KDIR) M=$(ROOT) $(KBUILD_ARGS) clean 2>/dev/null || true
 	rm -rf $(BUILD) $(BUILD).module.log
