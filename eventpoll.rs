@@ -66,6 +66,7 @@ use kernel::{
 };
 
 use crate::{
+    busy_poll::BusyPoll,
     epitem::Epitem,
     introspect,
     irqlock::{new_irq_spinlock, IrqSpinLock, IrqSpinLockGuard},
@@ -136,6 +137,8 @@ pub(crate) struct EventPoll {
     /// Frees the released watches soon after their release (see [`Self::queue_reap`]).
     #[pin]
     reap_work: Work<EventPoll, 1>,
+    /// Busy polling: the EPIOCSPARAMS parameters and the last NAPI id (`busy_poll.rs`).
+    pub(crate) bp: BusyPoll,
 }
 
 // SAFETY: Every field is a lock, an atomic, a wait queue or work item (C objects made for
@@ -171,6 +174,7 @@ impl EventPoll {
                 pwake_work <- new_work!("eventpoll::pwake_work"),
                 pwake_task: Atomic::new(core::ptr::null_mut()),
                 reap_work <- new_work!("eventpoll::reap_work"),
+                bp: BusyPoll::new(),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
