@@ -31,7 +31,14 @@ impl EventPoll {
         let size = core::mem::size_of::<CtlArgs>();
         let (mut applied, mut error) = (0u32, 0i32);
         while applied < batch.nr_ops {
-            let slot = batch.ops as usize + applied as usize * size;
+            // A slot whose address wraps around cannot be read: EFAULT, as for an unmapped one.
+            let slot = (batch.ops as usize)
+                .checked_add(applied as usize * size)
+                .filter(|slot| slot.checked_add(size).is_some());
+            let Some(slot) = slot else {
+                error = EFAULT.to_errno();
+                break;
+            };
             let result = UserPtr::from_addr(slot + RESULT_OFFSET);
             let Ok(op) = crate::read_arg::<CtlArgs>(slot) else {
                 error = EFAULT.to_errno();

@@ -508,6 +508,13 @@ TEST(receipt_fault_stops_before_the_slot)
 	EXPECT_EQ(0, c[0].flags);	/* untouched */
 	EXPECT_EQ(1, fdinfo_count(dev));
 
+	/* An array whose addresses wrap around (found by tests/fuzz.c): EFAULT at slot 0. */
+	b = (struct rust_epoll_ctl_batch){ .ops = (uint64_t)-40, .nr_ops = 3,
+					   .flags = RUST_EPOLL_BATCH_RECEIPT };
+	ASSERT_EQ(0, ioctl(dev, RUST_EPOLL_CTL_BATCH, &b));
+	EXPECT_EQ(0, b.applied);
+	EXPECT_EQ(-EFAULT, b.error);
+
 	/* Unknown batch flags are still refused. */
 	b = (struct rust_epoll_ctl_batch){ .ops = (uintptr_t)c, .nr_ops = 1, .flags = 1u << 2 };
 	EXPECT_EQ(-1, ioctl(dev, RUST_EPOLL_CTL_BATCH, &b));
