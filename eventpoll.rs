@@ -25,7 +25,8 @@
 //! by the loop check; each taken at its depth below the first as lockdep subclass, see
 //! `mutex.rs`) → a bucket lock (→ further bucket locks, only by a walk under `EPNESTED`) → a
 //! target's wait-queue lock (taken by its `poll`, and by adding or removing our entries) →
-//! `ready`. `wq` and `poll_wait` are taken after `ready` is released, possibly inside a target's
+//! `ready`. `wq` and `poll_wait` are taken after `ready` is released (only a min-waiter's wake
+//! function, `minwait.rs`, takes `ready` inside `wq`'s lock), possibly inside a target's
 //! queue lock (the callback wakes them); a nested instance's callback runs inside its child's
 //! `poll_wait` lock, and wakes its own `poll_wait` one lockdep subclass deeper (`nests`).
 //! Nothing sleeps under a spinlock, and `mtx` is never taken inside one. Wake-ups coming from
