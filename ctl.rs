@@ -159,6 +159,8 @@ impl EventPoll {
         let epi = unsafe { &*epi };
         match self.register(tree, epi, file, child, check) {
             Ok(revents) => {
+                // SAFETY: The caller holds a reference on `file`.
+                unsafe { self.note_napi_id(file.as_ptr()) };
                 if revents != 0 {
                     self.item_ready_polled(epi, revents);
                 }
@@ -232,9 +234,12 @@ impl EventPoll {
         let batch = crate::read_arg::<CtlBatchArgs>(arg)?;
         if batch.nr_ops == 0
             || batch.nr_ops > RUST_EPOLL_BATCH_MAX
-            || batch.flags & !RUST_EPOLL_BATCH_WAIT != 0
+            || batch.flags & !(RUST_EPOLL_BATCH_WAIT | RUST_EPOLL_BATCH_RECEIPT) != 0
         {
             return Err(EINVAL);
+        }
+        if batch.flags & RUST_EPOLL_BATCH_RECEIPT != 0 {
+            return self.ctl_batch_receipt(me, arg, &batch);
         }
         let size = core::mem::size_of::<CtlArgs>();
         let mut ops = UserSlice::new(

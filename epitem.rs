@@ -539,6 +539,9 @@ unsafe extern "C" fn ep_poll_callback(
     // time on the queue (it unhooks before it is freed; unhooking takes the queue lock that
     // our caller holds).
     let epi = unsafe { &*(*wait).private.cast::<Epitem>() };
+    // SAFETY: The target is alive while one of its queues is being woken: the release hook
+    // unhooks this entry, under the lock our caller holds, before the file's `->release()`.
+    unsafe { epi.ep().note_napi_id(epi.key().file as *mut bindings::file) };
     let events = epi.events_lockless();
     let mut ewake = 0;
 

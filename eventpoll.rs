@@ -25,7 +25,8 @@
 //! by the loop check; each taken at its depth below the first as lockdep subclass, see
 //! `mutex.rs`) → a bucket lock (→ further bucket locks, only by a walk under `EPNESTED`) → a
 //! target's wait-queue lock (taken by its `poll`, and by adding or removing our entries) →
-//! `ready`. `wq` and `poll_wait` are taken after `ready` is released, possibly inside a target's
+//! `ready`. `wq` and `poll_wait` are taken after `ready` is released (only a min-waiter's wake
+//! function, `minwait.rs`, takes `ready` inside `wq`'s lock), possibly inside a target's
 //! queue lock (the callback wakes them); a nested instance's callback runs inside its child's
 //! `poll_wait` lock, and wakes its own `poll_wait` one lockdep subclass deeper (`nests`).
 //! Nothing sleeps under a spinlock, and `mtx` is never taken inside one. Wake-ups coming from
@@ -66,6 +67,7 @@ use kernel::{
 };
 
 use crate::{
+    busy_poll::BusyPoll,
     epitem::Epitem,
     introspect,
     irqlock::{new_irq_spinlock, IrqSpinLock, IrqSpinLockGuard},
@@ -136,6 +138,8 @@ pub(crate) struct EventPoll {
     /// Frees the released watches soon after their release (see [`Self::queue_reap`]).
     #[pin]
     reap_work: Work<EventPoll, 1>,
+    /// Busy polling: the EPIOCSPARAMS parameters and the last NAPI id (`busy_poll.rs`).
+    pub(crate) bp: BusyPoll,
 }
 
 // SAFETY: Every field is a lock, an atomic, a wait queue or work item (C objects made for
@@ -171,6 +175,7 @@ impl EventPoll {
                 pwake_work <- new_work!("eventpoll::pwake_work"),
                 pwake_task: Atomic::new(core::ptr::null_mut()),
                 reap_work <- new_work!("eventpoll::reap_work"),
+                bp: BusyPoll::new(),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )

@@ -20,6 +20,9 @@
  * - EPOLLWAKEUP (for wakeup.rs): a wakeup source named after a dentry needs a name snapshot.
  * - Native epoll's files (for device.rs): eventpoll_fops is static; its ->poll is recognised
  *   by name, through kallsyms.
+ * - Busy polling (for busy_poll.rs): a socket's NAPI id (sock_from_file() is exported, the
+ *   struct sock layout and napi_id_valid() are C's), busy_loop_current_time() (static
+ *   inline), and napi_busy_loop(), exported but declared only in <net/busy_poll.h>.
  */
 #include <linux/anon_inodes.h>
 #include <linux/dcache.h>
@@ -40,6 +43,9 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/net.h>
+#include <net/busy_poll.h>
+#include <net/sock.h>
 
 #include "include/uapi/rust_epoll.h"
 
@@ -77,6 +83,11 @@ int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll
 struct wakeup_source *rust_epoll_wakeup_source_for(struct file *file);
 bool rust_epoll_wakeup_source_active(struct wakeup_source *ws);
 #endif
+
+unsigned int rust_epoll_sock_napi_id(struct file *file);
+void rust_epoll_napi_busy_loop(unsigned int napi_id, bool (*loop_end)(void *, unsigned long),
+			       void *loop_end_arg, bool prefer_busy_poll, u16 budget);
+unsigned long rust_epoll_busy_loop_current_time(void);
 
 /* Implemented in release.rs. */
 void rust_epoll_file_release(struct file *file);
@@ -423,4 +434,41 @@ void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, in
 	__wake_up_locked_key(wq, TASK_NORMAL, (void *)key);
 	*nests = 0;
 	spin_unlock_irqrestore(&wq->lock, flags);
+}
+
+/* busy_poll.rs has these values of C's. */
+static_assert(NAPI_POLL_WEIGHT == 64);
+static_assert(BUSY_POLL_BUDGET == 8);
+
+/*
+ * ep_set_busy_poll_napi_id()'s look at a watched file: the NAPI id of its socket, or 0 if it is
+ * not a socket or its id is not a NAPI one (napi_id_valid()). The caller keeps @file alive.
+ * Without CONFIG_NET_RX_BUSY_POLL these three are never called (busy_poll.rs checks first).
+ */
+unsigned int rust_epoll_sock_napi_id(struct file *file)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	struct socket *sock = sock_from_file(file);
+	unsigned int napi_id;
+
+	if (!sock || !sock->sk)
+		return 0;
+	napi_id = READ_ONCE(sock->sk->sk_napi_id);
+	return napi_id_valid(napi_id) ? napi_id : 0;
+#else
+	return 0;
+#endif
+}
+
+void rust_epoll_napi_busy_loop(unsigned int napi_id, bool (*loop_end)(void *, unsigned long),
+			       void *loop_end_arg, bool prefer_busy_poll, u16 budget)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	napi_busy_loop(napi_id, loop_end, loop_end_arg, prefer_busy_poll, budget);
+#endif
+}
+
+unsigned long rust_epoll_busy_loop_current_time(void)
+{
+	return busy_loop_current_time();
 }

@@ -95,6 +95,23 @@ impl ReadyList {
         self.scanning || !self.is_empty()
     }
 
+    /// How many items the ready list holds, counting no further than `limit` (a walk of at
+    /// most `limit` links: for a minimum-wait waiter's check, `minwait.rs`).
+    pub(crate) fn count_upto(&self, limit: usize) -> usize {
+        let head = self.rdllist.get();
+        let mut n = 0;
+        // SAFETY: We hold the lock (we are behind its guard), so the list does not change;
+        // its links are valid (type invariant).
+        unsafe {
+            let mut link = (*head).next;
+            while n < limit && link != head {
+                n += 1;
+                link = (*link).next;
+            }
+        }
+        n
+    }
+
     /// Whether `epi` is on one of the lists (`ep_is_linked`).
     pub(crate) fn is_linked(&self, epi: &Epitem) -> bool {
         // SAFETY: `rdllink` is initialised at creation and only changed under this lock.

@@ -20,6 +20,7 @@ use kernel::{
     workqueue::Queue,
 };
 
+mod busy_poll;
 mod cache;
 mod ctl;
 mod device;
@@ -30,10 +31,12 @@ mod irqlock;
 mod layout;
 mod limits;
 mod list;
+mod minwait;
 mod mutex;
 mod nesting;
 mod rbtree;
 mod ready;
+mod receipt;
 mod release;
 mod sigmask;
 mod uapi;
@@ -42,7 +45,10 @@ mod waitqueue;
 mod wakeup;
 
 use eventpoll::EventPoll;
-use uapi::{CtlArgs, WaitArgs, RUST_EPOLL_CTL, RUST_EPOLL_CTL_BATCH, RUST_EPOLL_WAIT};
+use uapi::{
+    CtlArgs, WaitArgs, EPIOCGPARAMS, EPIOCSPARAMS, RUST_EPOLL_CTL, RUST_EPOLL_CTL_BATCH,
+    RUST_EPOLL_WAIT, RUST_EPOLL_WAIT_MIN,
+};
 
 module! {
     type: RustEpollModule,
@@ -240,6 +246,9 @@ fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         RUST_EPOLL_WAIT => ep.wait(&read_wait(arg)?),
         RUST_EPOLL_CTL => ep.ctl(file, &read_ctl(arg)?),
         RUST_EPOLL_CTL_BATCH => ep.ctl_batch(file, arg),
+        RUST_EPOLL_WAIT_MIN => ep.wait_min(arg),
+        EPIOCSPARAMS => ep.set_busy_poll_params(arg),
+        EPIOCGPARAMS => ep.busy_poll_params(arg),
         _ => Err(ENOTTY),
     }
 }

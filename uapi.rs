@@ -6,7 +6,7 @@
 
 use core::mem::{offset_of, size_of};
 use kernel::{
-    ioctl::{_IOW, _IOWR},
+    ioctl::{_IOR, _IOW, _IOWR},
     transmute::FromBytes,
 };
 
@@ -88,6 +88,27 @@ pub(crate) struct CtlBatchArgs {
 pub(crate) const RUST_EPOLL_BATCH_MAX: u32 = 1024;
 /// `rust_epoll_ctl_batch.flags`: wait for events after the operations.
 pub(crate) const RUST_EPOLL_BATCH_WAIT: u32 = 1 << 0;
+/// `rust_epoll_ctl_batch.flags`: attempt every operation, each result in its slot.
+pub(crate) const RUST_EPOLL_BATCH_RECEIPT: u32 = 1 << 1;
+
+/// `struct rust_epoll_wait_min`: WAIT with a minimum batch.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct WaitMinArgs {
+    pub(crate) wait: WaitArgs,
+    pub(crate) min_events: u32,
+    pub(crate) min_wait_us: u32,
+}
+
+/// `struct epoll_params` (`struct rust_epoll_params`): the busy-poll parameters.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct EpollParams {
+    pub(crate) busy_poll_usecs: u32,
+    pub(crate) busy_poll_budget: u16,
+    pub(crate) prefer_busy_poll: u8,
+    pub(crate) pad: u8,
+}
 
 // SAFETY: Plain integers with no padding (checked below): every byte pattern is valid.
 unsafe impl FromBytes for CtlArgs {}
@@ -95,6 +116,12 @@ unsafe impl FromBytes for CtlArgs {}
 unsafe impl FromBytes for CtlBatchArgs {}
 // SAFETY: As above.
 unsafe impl FromBytes for WaitArgs {}
+// SAFETY: As above.
+unsafe impl FromBytes for WaitMinArgs {}
+// SAFETY: As above.
+unsafe impl FromBytes for EpollParams {}
+// SAFETY: Plain integers with no padding (checked below): its bytes are all initialised.
+unsafe impl kernel::transmute::AsBytes for EpollParams {}
 
 /// `rust_epoll_wait.flags`: the timeout is `timeout_ns` (epoll_pwait2).
 pub(crate) const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
@@ -103,6 +130,13 @@ const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
 pub(crate) const RUST_EPOLL_CTL: u32 = _IOW::<CtlArgs>(RUST_EPOLL_IOC_MAGIC, 1);
 pub(crate) const RUST_EPOLL_WAIT: u32 = _IOW::<WaitArgs>(RUST_EPOLL_IOC_MAGIC, 2);
 pub(crate) const RUST_EPOLL_CTL_BATCH: u32 = _IOWR::<CtlBatchArgs>(RUST_EPOLL_IOC_MAGIC, 3);
+pub(crate) const RUST_EPOLL_WAIT_MIN: u32 = _IOW::<WaitMinArgs>(RUST_EPOLL_IOC_MAGIC, 4);
+
+/// Native epoll's ioctl type (`EPOLL_IOC_TYPE`), and its two ioctls, which the device answers
+/// with the same numbers: `EPIOCSPARAMS` and `EPIOCGPARAMS`.
+const EPOLL_IOC_TYPE: u32 = 0x8A;
+pub(crate) const EPIOCSPARAMS: u32 = _IOW::<EpollParams>(EPOLL_IOC_TYPE, 1);
+pub(crate) const EPIOCGPARAMS: u32 = _IOR::<EpollParams>(EPOLL_IOC_TYPE, 2);
 
 // The header's layout, field by field: a change on one side fails the build.
 const _: () = {
@@ -131,4 +165,17 @@ const _: () = {
     assert!(offset_of!(CtlBatchArgs, applied) == 16);
     assert!(offset_of!(CtlBatchArgs, error) == 20);
     assert!(offset_of!(CtlBatchArgs, wait) == 24);
+    assert!(size_of::<WaitMinArgs>() == 48);
+    assert!(offset_of!(WaitMinArgs, wait) == 0);
+    assert!(offset_of!(WaitMinArgs, min_events) == 40);
+    assert!(offset_of!(WaitMinArgs, min_wait_us) == 44);
+    assert!(size_of::<EpollParams>() == size_of::<kernel::bindings::epoll_params>());
+    assert!(size_of::<EpollParams>() == 8);
+    assert!(offset_of!(EpollParams, busy_poll_budget) == 4);
+    assert!(offset_of!(EpollParams, prefer_busy_poll) == 6);
+    assert!(offset_of!(EpollParams, pad) == 7);
+    assert!(
+        offset_of!(EpollParams, prefer_busy_poll)
+            == offset_of!(kernel::bindings::epoll_params, prefer_busy_poll)
+    );
 };

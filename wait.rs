@@ -9,6 +9,7 @@ use kernel::{bindings, prelude::*, sync::atomic::Relaxed};
 use crate::{
     epitem::Epitem,
     eventpoll::{EventPoll, ReadyGuard, FROM_VFS},
+    minwait::MinWait,
     rbtree::RbTree,
     sigmask,
     uapi::*,
@@ -40,20 +41,26 @@ impl EventPoll {
     /// `set_user_sigmask` does: its errors come first, and on EINTR the old mask returns only
     /// after the signal's handler is set up, so that the signal is delivered.
     pub(crate) fn wait(&self, args: &WaitArgs) -> Result<isize> {
+        self.wait_with(args, None)
+    }
+
+    /// WAIT, or with `min` RUST_EPOLL_WAIT_MIN (`minwait.rs`), which differs only in how it
+    /// waits once everything is checked and the mask is in place.
+    pub(crate) fn wait_with(&self, args: &WaitArgs, min: Option<&MinWait>) -> Result<isize> {
         if args.flags & !RUST_EPOLL_WAIT_NSEC != 0 || (args.sigmask == 0 && args.sigsetsize != 0) {
             return Err(EINVAL);
         }
         if args.sigmask == 0 {
-            return self.wait_unmasked(args);
+            return self.wait_unmasked(args, min);
         }
         let mask = sigmask::SigmaskGuard::set(args.sigmask, args.sigsetsize)?;
-        let res = self.wait_unmasked(args);
+        let res = self.wait_unmasked(args, min);
         mask.restore(matches!(res, Err(e) if e == EINTR));
         res
     }
 
     /// `do_epoll_wait`: WAIT once any signal mask is in place.
-    fn wait_unmasked(&self, args: &WaitArgs) -> Result<isize> {
+    fn wait_unmasked(&self, args: &WaitArgs, min: Option<&MinWait>) -> Result<isize> {
         // The timeout in ns, negative for none: epoll_wait's milliseconds, or epoll_pwait2's
         // nanoseconds with RUST_EPOLL_WAIT_NSEC (the other field must then be 0).
         let timeout_ns = if args.flags & RUST_EPOLL_WAIT_NSEC != 0 {
@@ -76,7 +83,10 @@ impl EventPoll {
         if !access_ok(args.events, len) {
             return Err(EFAULT);
         }
-        self.poll_events(args.events as usize, maxevents, timeout_ns)
+        match min {
+            None => self.poll_events(args.events as usize, maxevents, timeout_ns),
+            Some(min) => self.poll_events_min(args.events as usize, maxevents, timeout_ns, min),
+        }
     }
 
     /// `ep_poll` proper: `timeout_ns` < 0 waits forever, 0 not at all.
@@ -111,6 +121,11 @@ impl EventPoll {
             }
             if timed_out {
                 return Ok(0);
+            }
+            // `ep_busy_loop` (busy_poll.rs): off unless EPIOCSPARAMS turned it on.
+            if self.busy_loop() {
+                eavail = true;
+                continue;
             }
             if kernel::current!().signal_pending() {
                 return Err(EINTR);

@@ -131,29 +131,79 @@ impl WaitQueueHead {
         }
         let mut timed_out = false;
         if !ready() {
-            timed_out = match expires {
-                Some(mut t) => {
-                    // SAFETY: The task state was set by `prepare_to_wait_exclusive`; `t` lives
-                    // across the call. It returns 0 when the deadline passed.
-                    unsafe {
-                        bindings::schedule_hrtimeout_range(
-                            &mut t,
-                            slack_ns,
-                            bindings::hrtimer_mode_HRTIMER_MODE_ABS,
-                        ) == 0
-                    }
-                }
-                None => {
-                    // SAFETY: As above; a plain sleep until a wake-up or a signal.
-                    unsafe { bindings::schedule() };
-                    false
-                }
-            };
+            // SAFETY: The task state was set by `prepare_to_wait_exclusive`.
+            timed_out = unsafe { sleep(expires, slack_ns) };
         }
         // SAFETY: `entry` was initialised and maybe queued on `self` above; this dequeues it
         // (if a wake-up has not already) and sets the task running again.
         unsafe { bindings::finish_wait(self.as_raw(), entry.get()) };
         timed_out
+    }
+
+    /// As [`Self::wait_exclusive`], with the caller's `entry`, whose wake function is `func`:
+    /// `func` decides, in the waker's context under the queue's lock, whether a wake-up wakes
+    /// the task (it then calls `autoremove_wake_function`) or passes it on to the next waiter
+    /// (it returns 0 and leaves the entry queued). Returns `true` on timeout.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is valid, not on any queue, and stays at its address until this returns; `func`
+    /// only returns 0 or the result of `autoremove_wake_function` for the same arguments.
+    pub(crate) unsafe fn wait_exclusive_entry(
+        &self,
+        entry: *mut bindings::wait_queue_entry,
+        func: WakeFn,
+        expires: Option<i64>,
+        slack_ns: u64,
+        ready: impl FnOnce() -> bool,
+    ) -> bool {
+        // SAFETY: `entry` is valid and unqueued (our contract); it is dequeued by the
+        // `finish_wait` below before we return. `func` wakes the task as the default function
+        // would, or not at all.
+        unsafe {
+            bindings::init_wait_entry(entry, 0);
+            (*entry).func = Some(func);
+            bindings::prepare_to_wait_exclusive(
+                self.as_raw(),
+                entry,
+                bindings::TASK_INTERRUPTIBLE as i32,
+            );
+        }
+        let mut timed_out = false;
+        if !ready() {
+            // SAFETY: The task state was set by `prepare_to_wait_exclusive`.
+            timed_out = unsafe { sleep(expires, slack_ns) };
+        }
+        // SAFETY: As in `wait_exclusive`.
+        unsafe { bindings::finish_wait(self.as_raw(), entry) };
+        timed_out
+    }
+}
+
+/// Sleeps until woken, a signal arrives, or the absolute `CLOCK_MONOTONIC` deadline `expires`
+/// (ns, with `slack_ns`) passes; `None` sleeps without one. Returns `true` on timeout.
+///
+/// # Safety
+///
+/// The task is queued on a wait queue and its state set (`prepare_to_wait*`).
+unsafe fn sleep(expires: Option<i64>, slack_ns: u64) -> bool {
+    match expires {
+        Some(mut t) => {
+            // SAFETY: The task state was set (our contract); `t` lives across the call. It
+            // returns 0 when the deadline passed.
+            unsafe {
+                bindings::schedule_hrtimeout_range(
+                    &mut t,
+                    slack_ns,
+                    bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+                ) == 0
+            }
+        }
+        None => {
+            // SAFETY: As above; a plain sleep until a wake-up or a signal.
+            unsafe { bindings::schedule() };
+            false
+        }
     }
 }
 

@@ -3,7 +3,9 @@
  * librust_epoll_preload.so: runs unmodified epoll programs on /dev/rust_epoll.
  *
  * With LD_PRELOAD set to it, epoll_create, epoll_create1, epoll_ctl, epoll_wait, epoll_pwait,
- * epoll_pwait2 and libc's syscall() with the epoll syscall numbers go to the device. Epoll
+ * epoll_pwait2 and libc's syscall() with the epoll syscall numbers go to the device, and so
+ * does ioctl() on an instance (the device answers native epoll's EPIOCSPARAMS and EPIOCGPARAMS
+ * itself, and a request it does not know fails with EINVAL, as on native epoll). Epoll
  * fds the shim did not create (inherited from a parent that ran without it, made by a raw
  * syscall instruction) pass through to the real functions. Which fds are the device's is a
  * table indexed by fd, updated by the shim's epoll_create*, close, dup, dup2 and dup3, and
@@ -74,7 +76,8 @@ static _Atomic int warned;
 
 static struct {
 	void *_Atomic epoll_create1, *_Atomic epoll_ctl, *_Atomic epoll_pwait, *_Atomic epoll_pwait2,
-		*_Atomic close, *_Atomic dup, *_Atomic dup2, *_Atomic dup3, *_Atomic syscall;
+		*_Atomic close, *_Atomic dup, *_Atomic dup2, *_Atomic dup3, *_Atomic syscall,
+		*_Atomic ioctl;
 } real;
 
 static __thread volatile int resolving __attribute__((tls_model("initial-exec")));
@@ -135,6 +138,7 @@ __attribute__((constructor)) static void shim_init(void)
 	(void)REAL(dup2);
 	(void)REAL(dup3);
 	(void)REAL(syscall);
+	(void)REAL(ioctl);
 }
 
 static int real_epoll_create1(int flags)
@@ -205,6 +209,13 @@ static long real_syscall(long nr, long a1, long a2, long a3, long a4, long a5, l
 	__typeof__(&syscall) fn = REAL(syscall);
 
 	return fn ? fn(nr, a1, a2, a3, a4, a5, a6) : raw_syscall(nr, a1, a2, a3, a4, a5, a6);
+}
+
+static int real_ioctl(int fd, unsigned long request, void *arg)
+{
+	__typeof__(&ioctl) fn = REAL(ioctl);
+
+	return fn ? fn(fd, request, arg) : (int)raw_syscall(SYS_ioctl, fd, (long)request, (long)arg, 0, 0, 0);
 }
 
 static void set_kind(int fd, unsigned char kind)
@@ -286,7 +297,7 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 		c.events = event->events;
 		c.data = event->data.u64;
 	}
-	return ioctl(epfd, RUST_EPOLL_CTL, &c);
+	return real_ioctl(epfd, RUST_EPOLL_CTL, &c);
 }
 
 /* One WAIT: a timeout in ns (< 0: none) and an optional signal mask. */
@@ -302,7 +313,7 @@ static int device_wait(int epfd, struct epoll_event *events, int maxevents, long
 		.sigsetsize = sigmask ? KERNEL_SIGSET_SIZE : 0,
 	};
 
-	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+	return real_ioctl(epfd, RUST_EPOLL_WAIT, &w);
 }
 
 static long long ms_to_ns(int timeout)
@@ -383,6 +394,31 @@ int dup3(int oldfd, int newfd, int flags)
 	return fd;
 }
 
+/*
+ * ioctl() on an instance. The device answers native epoll's own requests with their numbers
+ * (EPIOCSPARAMS and EPIOCGPARAMS, ioctl_eventpoll(2)), so every request goes through as it is;
+ * only the error for a request it does not know differs: ENOTTY from a device, EINVAL from
+ * native epoll (ep_eventpoll_ioctl), which is what the program expects. Other fds: untouched.
+ */
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+	int ret;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	ret = real_ioctl(fd, request, arg);
+	if (ret == -1 && errno == ENOTTY) {
+		if (is_ours(fd))
+			errno = EINVAL;
+		else
+			errno = ENOTTY;	/* as is_ours() found it (its fstat may set errno) */
+	}
+	return ret;
+}
+
 /* libc's syscall(): the epoll numbers go to the shim's functions, with the syscalls' errors. */
 long syscall(long nr, ...)
 {
@@ -423,6 +459,8 @@ long syscall(long nr, ...)
 	case SYS_close:
 		set_kind((int)a[0], UNKNOWN);
 		break;
+	case SYS_ioctl:
+		return ioctl((int)a[0], (unsigned long)a[1], (void *)a[2]);
 	}
 	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

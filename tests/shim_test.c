@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "../include/uapi/rust_epoll.h"
 
 static bool on_device(int fd)
 {
@@ -76,6 +79,39 @@ TEST(native_epoll_fd_passes_through)
 	close(ep);
 	close(p[0]);
 	close(p[1]);
+}
+
+/*
+ * ioctl() on an instance made by the shim: EPIOCSPARAMS/EPIOCGPARAMS reach the device, an
+ * unknown request is EINVAL as on native epoll (the device itself says ENOTTY), also through
+ * syscall(); other fds keep their own answers (ENOTTY from a socket).
+ */
+TEST(ioctl_on_an_instance)
+{
+	struct rust_epoll_params p = { .busy_poll_usecs = 25, .busy_poll_budget = 16,
+				       .prefer_busy_poll = 1 };
+	int ep, s;
+
+	if (!device_present())
+		SKIP(return, "no /dev/rust_epoll here");
+	ep = epoll_create1(0);
+	ASSERT_TRUE(on_device(ep));
+	ASSERT_EQ(0, ioctl(ep, RUST_EPOLL_SPARAMS, &p));
+	memset(&p, 0, sizeof(p));
+	ASSERT_EQ(0, syscall(SYS_ioctl, ep, RUST_EPOLL_GPARAMS, &p));
+	EXPECT_EQ(25, p.busy_poll_usecs);
+	EXPECT_EQ(16, p.busy_poll_budget);
+	EXPECT_EQ(1, p.prefer_busy_poll);
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_GPARAMS + 10, &p));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, syscall(SYS_ioctl, ep, RUST_EPOLL_GPARAMS + 10, &p));
+	EXPECT_EQ(EINVAL, errno);
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ASSERT_GE(s, 0);
+	EXPECT_EQ(-1, ioctl(s, RUST_EPOLL_GPARAMS, &p));
+	EXPECT_EQ(ENOTTY, errno);
+	close(s);
+	close(ep);
 }
 
 /* A forked child and a dup'd fd keep using the same instance on the device. */

@@ -77,18 +77,81 @@ struct rust_epoll_wait {
 #define RUST_EPOLL_BATCH_MAX	1024
 #define RUST_EPOLL_BATCH_WAIT	(1U << 0)
 
+/*
+ * RUST_EPOLL_BATCH_RECEIPT (kqueue's EV_RECEIPT): the batch does not stop at a failed
+ * operation. Each operation in turn is attempted, and its result is written over its own
+ * `flags` field, as a __s32: 0, or the -errno that RUST_EPOLL_CTL (epoll_ctl()) would give
+ * for that operation alone at that point. `flags` must be 0 on input, as for RUST_EPOLL_CTL:
+ * an operation whose `flags` is not 0 gets -EINVAL and is not applied.
+ * On return `applied` is the number of operations attempted, each with its result in its
+ * slot, and `error` is 0 whatever those results are: normally applied == nr_ops.
+ * The batch stops early only if slot i cannot be read or written (each slot is written, with
+ * 0, before its operation is attempted, so a read-only array is found before any operation
+ * runs unrecorded): then applied == i and error == -EFAULT, and operation i and the ones after
+ * it were not attempted. (Only another thread unmapping or write-protecting the array during
+ * the call can make an attempted operation's result unwritable; that operation is then
+ * counted in `applied`, and error == -EFAULT.)
+ * With RUST_EPOLL_BATCH_WAIT the wait follows when `error` is 0, whatever the results.
+ */
+#define RUST_EPOLL_BATCH_RECEIPT	(1U << 1)
+
 struct rust_epoll_ctl_batch {
 	__u64 ops;		/* user pointer to struct rust_epoll_ctl[nr_ops] */
 	__u32 nr_ops;		/* 1 .. RUST_EPOLL_BATCH_MAX */
-	__u32 flags;		/* 0 or RUST_EPOLL_BATCH_WAIT */
+	__u32 flags;		/* RUST_EPOLL_BATCH_WAIT, RUST_EPOLL_BATCH_RECEIPT, or 0 */
 	__u32 applied;		/* out: operations applied */
 	__s32 error;		/* out: -errno of ops[applied], or 0 */
 	struct rust_epoll_wait wait;	/* with RUST_EPOLL_BATCH_WAIT: as for RUST_EPOLL_WAIT */
 };
 
+/*
+ * RUST_EPOLL_WAIT_MIN: RUST_EPOLL_WAIT that harvests in batches ("at least min_events, or
+ * min_wait_us, whichever first", the 2022 upstream min-wait proposal). `wait` is exactly
+ * RUST_EPOLL_WAIT's argument, with its rules and errors. Until min_wait_us microseconds have
+ * passed since the call began, the call returns only once at least `min_events` watches are
+ * on the instance's ready list (counted once each, however many events they have); after
+ * that, it behaves as RUST_EPOLL_WAIT: it returns what is ready at once, or waits for the
+ * first event. So under a steady stream of events a waiter wakes once per min_events events
+ * or once per min_wait_us, not once per event. Either way the records returned are the ready
+ * watches polled again when reported, so there may be fewer than min_events of them (a watch
+ * counted may be quiet again by then), and at most maxevents. The timeout always applies
+ * (when it expires first, what is ready is returned, maybe fewer than min_events, maybe
+ * none); a timeout of 0 returns at once as RUST_EPOLL_WAIT does; a signal ends the minimum
+ * wait: what is ready is returned, or EINTR if nothing is. min_events of 1 or min_wait_us of
+ * 0 is RUST_EPOLL_WAIT. EINVAL if min_events is 0 or above maxevents.
+ * A new ioctl (a new number, since the struct is larger): RUST_EPOLL_WAIT and its 40-byte
+ * struct are unchanged, as is the `wait` of RUST_EPOLL_CTL_BATCH, which has no minimum.
+ */
+struct rust_epoll_wait_min {
+	struct rust_epoll_wait wait;	/* as for RUST_EPOLL_WAIT */
+	__u32 min_events;	/* 1 .. wait.maxevents */
+	__u32 min_wait_us;	/* microseconds from the start of the call; 0: none */
+};
+
+/*
+ * Native epoll's busy-poll parameters (Linux 6.9, ioctl_eventpoll(2)), on the device with
+ * native's own ioctl numbers, struct and rules: EPIOCSPARAMS (RUST_EPOLL_SPARAMS) refuses a
+ * non-zero __pad, busy_poll_usecs above INT32_MAX and prefer_busy_poll above 1 with EINVAL,
+ * and busy_poll_budget above NAPI_POLL_WEIGHT (64) without CAP_NET_ADMIN with EPERM;
+ * EPIOCGPARAMS (RUST_EPOLL_GPARAMS) returns what was set, all 0 on a new instance. EFAULT for
+ * an unreadable or unwritable struct. struct rust_epoll_params is <linux/eventpoll.h>'s
+ * struct epoll_params.
+ */
+struct rust_epoll_params {
+	__u32 busy_poll_usecs;
+	__u16 busy_poll_budget;
+	__u8 prefer_busy_poll;
+	__u8 __pad;	/* must be 0 */
+};
+
+#define RUST_EPOLL_PARAMS_IOC_MAGIC	0x8A	/* EPOLL_IOC_TYPE */
+
 #define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
 #define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
 #define RUST_EPOLL_CTL_BATCH	_IOWR(RUST_EPOLL_IOC_MAGIC, 3, struct rust_epoll_ctl_batch)
+#define RUST_EPOLL_WAIT_MIN	_IOW(RUST_EPOLL_IOC_MAGIC, 4, struct rust_epoll_wait_min)
+#define RUST_EPOLL_SPARAMS	_IOW(RUST_EPOLL_PARAMS_IOC_MAGIC, 0x01, struct rust_epoll_params)
+#define RUST_EPOLL_GPARAMS	_IOR(RUST_EPOLL_PARAMS_IOC_MAGIC, 0x02, struct rust_epoll_params)
 
 #if defined(__cplusplus)
 #define RUST_EPOLL_ASSERT(e, m) static_assert(e, m)
@@ -102,6 +165,8 @@ RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_event) == 12, "rust_epoll_event layou
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ctl) == 24, "rust_epoll_ctl layout");
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_wait) == 40, "rust_epoll_wait layout");
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ctl_batch) == 64, "rust_epoll_ctl_batch layout");
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_wait_min) == 48, "rust_epoll_wait_min layout");
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_params) == 8, "rust_epoll_params layout");
 #undef RUST_EPOLL_ASSERT
 #endif
 

@@ -2,8 +2,12 @@
 //!
 //! [`Epoll`] is one instance (the device's `epoll_create1`); [`Epoll::add`], [`Epoll::modify`]
 //! and [`Epoll::delete`] are `epoll_ctl`; [`Epoll::wait`] fills a reusable [`Events`] buffer;
-//! [`Epoll::ctl_batch`] applies many operations in one call, which native epoll cannot do.
-//! Errors are [`std::io::Error`]s carrying the kernel's errno.
+//! [`Epoll::ctl_batch`] applies many operations in one call, which native epoll cannot do,
+//! and [`Epoll::ctl_batch_receipt`] attempts them all with a result for each (kqueue's
+//! `EV_RECEIPT`); [`Epoll::wait_min`] harvests in batches ("at least N events or M
+//! microseconds"); [`Epoll::set_busy_poll_params`] and [`Epoll::busy_poll_params`] are native
+//! epoll's `EPIOCSPARAMS` and `EPIOCGPARAMS`. Errors are [`std::io::Error`]s carrying the
+//! kernel's errno.
 //!
 //! ```no_run
 //! use rust_epoll::{Epoll, EventFlags, Events};
@@ -150,6 +154,18 @@ pub struct BatchError {
     pub error: io::Error,
 }
 
+/// An instance's busy-poll parameters (`struct epoll_params`, ioctl_eventpoll(2)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusyPollParams {
+    /// How long a WAIT that finds nothing ready busy-polls its sockets' NAPI context (at most
+    /// `i32::MAX`); 0 for none.
+    pub busy_poll_usecs: u32,
+    /// Packets per poll (0: the kernel's default; above 64 needs `CAP_NET_ADMIN`).
+    pub busy_poll_budget: u16,
+    /// Prefer busy polling to interrupts.
+    pub prefer_busy_poll: bool,
+}
+
 /// One instance of `/dev/rust_epoll`.
 #[derive(Debug)]
 pub struct Epoll {
@@ -230,6 +246,90 @@ impl Epoll {
             });
         }
         Ok(())
+    }
+
+    /// Attempts every operation of `ops` in order (at most [`uapi::RUST_EPOLL_BATCH_MAX`]),
+    /// whatever the others' results, and returns each one's result, as `epoll_ctl` would have
+    /// given it at that point (`RUST_EPOLL_BATCH_RECEIPT`). The call itself fails only for a
+    /// bad batch (empty, too long: `applied` 0).
+    pub fn ctl_batch_receipt(&self, ops: &[CtlOp<'_>]) -> Result<Vec<io::Result<()>>, BatchError> {
+        let mut raw: Vec<RustEpollCtl> = ops.iter().map(CtlOp::raw).collect();
+        let mut b = RustEpollCtlBatch {
+            ops: raw.as_mut_ptr() as u64,
+            nr_ops: raw.len().try_into().unwrap_or(u32::MAX),
+            flags: RUST_EPOLL_BATCH_RECEIPT,
+            ..Default::default()
+        };
+        // SAFETY: `b` and the array it points at (which the kernel writes the results into)
+        // are valid for the call.
+        let ret = unsafe { libc::ioctl(self.fd.as_raw_fd(), RUST_EPOLL_CTL_BATCH as _, &mut b as *mut _) };
+        if ret < 0 {
+            return Err(BatchError {
+                applied: 0,
+                error: io::Error::last_os_error(),
+            });
+        }
+        if b.error != 0 {
+            return Err(BatchError {
+                applied: b.applied as usize,
+                error: io::Error::from_raw_os_error(-b.error),
+            });
+        }
+        Ok(raw
+            .iter()
+            .map(|c| match c.flags as i32 {
+                0 => Ok(()),
+                e => Err(io::Error::from_raw_os_error(-e)),
+            })
+            .collect())
+    }
+
+    /// As [`Epoll::wait`], but harvesting in batches (`RUST_EPOLL_WAIT_MIN`): until
+    /// `min_wait` has passed it returns only once `min_events` watches are ready; then it
+    /// returns what is ready, or waits for the first event. The timeout always applies; a
+    /// signal ends the minimum. `min_events` must be 1 ..= `events`' capacity (`EINVAL`).
+    pub fn wait_min(
+        &self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        min_events: usize,
+        min_wait: Duration,
+    ) -> io::Result<usize> {
+        let mut w = RustEpollWaitMin {
+            wait: wait_args(events, timeout),
+            min_events: min_events.try_into().unwrap_or(u32::MAX),
+            min_wait_us: min_wait.as_micros().try_into().unwrap_or(u32::MAX),
+        };
+        // SAFETY: `w` points at `events.buf`, valid for `maxevents` records.
+        let n = cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), RUST_EPOLL_WAIT_MIN as _, &mut w as *mut _) })?;
+        events.len = n as usize;
+        Ok(events.len)
+    }
+
+    /// Sets the busy-poll parameters (`EPIOCSPARAMS`), with native epoll's checks: `EINVAL`
+    /// for `busy_poll_usecs` above `i32::MAX`, `EPERM` for a budget above 64 without
+    /// `CAP_NET_ADMIN`.
+    pub fn set_busy_poll_params(&self, p: &BusyPollParams) -> io::Result<()> {
+        let raw = RustEpollParams {
+            busy_poll_usecs: p.busy_poll_usecs,
+            busy_poll_budget: p.busy_poll_budget,
+            prefer_busy_poll: p.prefer_busy_poll.into(),
+            pad: 0,
+        };
+        // SAFETY: `raw` is a valid `struct epoll_params` for the call.
+        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), RUST_EPOLL_SPARAMS as _, &raw as *const _) }).map(drop)
+    }
+
+    /// The busy-poll parameters (`EPIOCGPARAMS`): all zero on a new instance.
+    pub fn busy_poll_params(&self) -> io::Result<BusyPollParams> {
+        let mut raw = RustEpollParams::default();
+        // SAFETY: `raw` is valid for writes of a `struct epoll_params`.
+        cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), RUST_EPOLL_GPARAMS as _, &mut raw as *mut _) })?;
+        Ok(BusyPollParams {
+            busy_poll_usecs: raw.busy_poll_usecs,
+            busy_poll_budget: raw.busy_poll_budget,
+            prefer_busy_poll: raw.prefer_busy_poll != 0,
+        })
     }
 }
 

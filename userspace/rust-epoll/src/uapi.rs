@@ -47,20 +47,53 @@ pub struct RustEpollCtlBatch {
     pub wait: RustEpollWait,
 }
 
+/// `struct rust_epoll_wait_min`: RUST_EPOLL_WAIT_MIN's argument.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollWaitMin {
+    pub wait: RustEpollWait,
+    pub min_events: u32,
+    pub min_wait_us: u32,
+}
+
+/// `struct rust_epoll_params`: `<linux/eventpoll.h>`'s `struct epoll_params`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct RustEpollParams {
+    pub busy_poll_usecs: u32,
+    pub busy_poll_budget: u16,
+    pub prefer_busy_poll: u8,
+    pub pad: u8,
+}
+
 pub const RUST_EPOLL_DEVICE: &str = "/dev/rust_epoll";
 pub const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
 pub const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
 pub const RUST_EPOLL_BATCH_MAX: u32 = 1024;
 pub const RUST_EPOLL_BATCH_WAIT: u32 = 1 << 0;
+pub const RUST_EPOLL_BATCH_RECEIPT: u32 = 1 << 1;
+/// Native epoll's ioctl type (`EPOLL_IOC_TYPE`), for EPIOCSPARAMS and EPIOCGPARAMS.
+pub const RUST_EPOLL_PARAMS_IOC_MAGIC: u32 = 0x8A;
 
 const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
 
+const fn ioc_type(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (ty << 8) | nr
+}
+
 const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
-    (dir << 30) | ((size as u32) << 16) | (RUST_EPOLL_IOC_MAGIC << 8) | nr
+    ioc_type(dir, RUST_EPOLL_IOC_MAGIC, nr, size)
 }
 
 pub const RUST_EPOLL_CTL: u32 = ioc(IOC_WRITE, 1, core::mem::size_of::<RustEpollCtl>());
 pub const RUST_EPOLL_WAIT: u32 = ioc(IOC_WRITE, 2, core::mem::size_of::<RustEpollWait>());
 pub const RUST_EPOLL_CTL_BATCH: u32 =
     ioc(IOC_READ | IOC_WRITE, 3, core::mem::size_of::<RustEpollCtlBatch>());
+pub const RUST_EPOLL_WAIT_MIN: u32 = ioc(IOC_WRITE, 4, core::mem::size_of::<RustEpollWaitMin>());
+/// `EPIOCSPARAMS`.
+pub const RUST_EPOLL_SPARAMS: u32 =
+    ioc_type(IOC_WRITE, RUST_EPOLL_PARAMS_IOC_MAGIC, 1, core::mem::size_of::<RustEpollParams>());
+/// `EPIOCGPARAMS`.
+pub const RUST_EPOLL_GPARAMS: u32 =
+    ioc_type(IOC_READ, RUST_EPOLL_PARAMS_IOC_MAGIC, 2, core::mem::size_of::<RustEpollParams>());

@@ -1,6 +1,6 @@
 //! The crate against the real device. Ignored by a plain `cargo test` (no device on the
 //! host); `make check` runs them inside the VM with `--ignored`.
-use rust_epoll::{CtlOp, Epoll, EventFlags, Events};
+use rust_epoll::{BusyPollParams, CtlOp, Epoll, EventFlags, Events};
 use std::{
     io::{ErrorKind, Read, Write},
     os::{fd::AsFd, unix::net::UnixStream},
@@ -85,4 +85,78 @@ fn instance_is_pollable_by_another() {
     let mut events = Events::with_capacity(4);
     assert_eq!(outer.wait(&mut events, Some(Duration::from_secs(1))).unwrap(), 1);
     assert_eq!(events.iter().next().unwrap().data(), 2);
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn busy_poll_params_round_trip() {
+    let ep = Epoll::new().unwrap();
+    assert_eq!(ep.busy_poll_params().unwrap(), BusyPollParams::default());
+    let p = BusyPollParams {
+        busy_poll_usecs: 25,
+        busy_poll_budget: 16,
+        prefer_busy_poll: true,
+    };
+    ep.set_busy_poll_params(&p).unwrap();
+    assert_eq!(ep.busy_poll_params().unwrap(), p);
+    let bad = BusyPollParams {
+        busy_poll_usecs: i32::MAX as u32 + 1,
+        ..p
+    };
+    assert_eq!(ep.set_busy_poll_params(&bad).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+    assert_eq!(ep.busy_poll_params().unwrap(), p);
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn receipt_batch_reports_every_result() {
+    let ep = Epoll::new().unwrap();
+    let (_a, b) = UnixStream::pair().unwrap();
+    let (_c, d) = UnixStream::pair().unwrap();
+    let res = ep
+        .ctl_batch_receipt(&[
+            CtlOp::Add(b.as_fd(), EventFlags::IN, 0),
+            CtlOp::Add(b.as_fd(), EventFlags::IN, 0),
+            CtlOp::Delete(d.as_fd()),
+            CtlOp::Add(d.as_fd(), EventFlags::OUT, 1),
+        ])
+        .unwrap();
+    assert_eq!(res.len(), 4);
+    assert!(res[0].is_ok());
+    assert_eq!(res[1].as_ref().unwrap_err().raw_os_error(), Some(libc::EEXIST));
+    assert_eq!(res[2].as_ref().unwrap_err().raw_os_error(), Some(libc::ENOENT));
+    assert!(res[3].is_ok());
+    ep.delete(&b).unwrap();
+    ep.delete(&d).unwrap();
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn wait_min_both_ends() {
+    let ep = Epoll::new().unwrap();
+    let pairs: Vec<(UnixStream, UnixStream)> = (0..4).map(|_| UnixStream::pair().unwrap()).collect();
+    for (i, (_, b)) in pairs.iter().enumerate() {
+        ep.add(b, EventFlags::IN, i as u64).unwrap();
+    }
+    let mut events = Events::with_capacity(8);
+    // Fewer than the minimum: returns when the minimum time is up, with what is ready.
+    (&pairs[0].0).write_all(b"x").unwrap();
+    let t0 = Instant::now();
+    let n = ep
+        .wait_min(&mut events, Some(Duration::from_secs(10)), 4, Duration::from_millis(200))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(t0.elapsed() >= Duration::from_millis(200), "{:?}", t0.elapsed());
+    // The minimum reached: at once.
+    for (a, _) in &pairs[1..] {
+        (&*a).write_all(b"x").unwrap();
+    }
+    let t0 = Instant::now();
+    let n = ep
+        .wait_min(&mut events, Some(Duration::from_secs(10)), 4, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(n, 4);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let err = ep.wait_min(&mut events, Some(Duration::ZERO), 9, Duration::from_millis(1)).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
 }

@@ -23,6 +23,11 @@ int main(void) {
     P(offsetof(struct rust_epoll_ctl_batch, error));
     P(RUST_EPOLL_CTL); P(RUST_EPOLL_WAIT); P(RUST_EPOLL_CTL_BATCH);
     P(RUST_EPOLL_WAIT_NSEC); P(RUST_EPOLL_BATCH_MAX); P(RUST_EPOLL_BATCH_WAIT);
+    P(RUST_EPOLL_BATCH_RECEIPT); P(sizeof(struct rust_epoll_wait_min));
+    P(offsetof(struct rust_epoll_wait_min, min_events));
+    P(offsetof(struct rust_epoll_wait_min, min_wait_us)); P(RUST_EPOLL_WAIT_MIN);
+    P(sizeof(struct rust_epoll_params)); P(offsetof(struct rust_epoll_params, prefer_busy_poll));
+    P(offsetof(struct rust_epoll_params, __pad)); P(RUST_EPOLL_SPARAMS); P(RUST_EPOLL_GPARAMS);
     return 0;
 }"#,
     )
@@ -56,6 +61,16 @@ int main(void) {
         RUST_EPOLL_WAIT_NSEC as u64,
         RUST_EPOLL_BATCH_MAX as u64,
         RUST_EPOLL_BATCH_WAIT as u64,
+        RUST_EPOLL_BATCH_RECEIPT as u64,
+        size_of::<RustEpollWaitMin>() as u64,
+        core::mem::offset_of!(RustEpollWaitMin, min_events) as u64,
+        core::mem::offset_of!(RustEpollWaitMin, min_wait_us) as u64,
+        RUST_EPOLL_WAIT_MIN as u64,
+        size_of::<RustEpollParams>() as u64,
+        core::mem::offset_of!(RustEpollParams, prefer_busy_poll) as u64,
+        core::mem::offset_of!(RustEpollParams, pad) as u64,
+        RUST_EPOLL_SPARAMS as u64,
+        RUST_EPOLL_GPARAMS as u64,
     ];
     assert_eq!(c, rust, "C header (left) and Rust uapi (right) differ:\n{out}");
     std::fs::remove_dir_all(&dir).ok();
