@@ -312,7 +312,7 @@ impl EventPoll {
     }
 
     /// The reap: frees the released watches, with `mtx` held.
-    fn reap(&self, tree: &mut RbTree) {
+    pub(crate) fn reap(&self, tree: &mut RbTree) {
         loop {
             let next = {
                 let mut ready = self.ready.lock();

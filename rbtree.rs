@@ -67,10 +67,9 @@ impl RbTree {
         None
     }
 
-    /// Adds `epi` (`ep_rbtree_insert`) and returns a reference to it, now owned by the tree.
-    /// Gives it back if its key is already present.
-    pub(crate) fn insert(&mut self, epi: EpitemBox) -> Result<&Epitem, EpitemBox> {
-        let key = epi.key();
+    /// The item watching `key`, or the place where one for `key` would go: `ep_find` and
+    /// `ep_rbtree_insert` in one walk down the tree.
+    pub(crate) fn entry(&mut self, key: FileFd) -> Entry<'_> {
         let mut link: *mut *mut bindings::rb_node = &mut self.root.rb_node;
         let mut parent: *mut bindings::rb_node = ptr::null_mut();
         // SAFETY: `link` points at the root slot or a child slot of a node the tree owns.
@@ -84,20 +83,14 @@ impl RbTree {
                 Ordering::Less => unsafe { ptr::addr_of_mut!((*parent).rb_left) },
                 // SAFETY: As above.
                 Ordering::Greater => unsafe { ptr::addr_of_mut!((*parent).rb_right) },
-                Ordering::Equal => return Err(epi),
+                Ordering::Equal => return Entry::Occupied,
             };
         }
-        // INVARIANT: from here the tree owns the epitem; it stays pinned, as `into_raw` leaves
-        // it where it is until `erase` turns it back into a box.
-        let epi = CacheBox::into_raw(epi);
-        // SAFETY: `epi` is valid; `link` is the empty slot under `parent` where the key goes.
-        unsafe {
-            let node = (*epi).rbn();
-            bindings::rb_link_node(node, parent, link);
-            bindings::rb_insert_color(node, &mut self.root);
-        }
-        // SAFETY: `epi` is owned by the tree, which `&self`'s lifetime borrows.
-        Ok(unsafe { &*epi })
+        Entry::Vacant(Vacant {
+            tree: self,
+            parent,
+            link,
+        })
     }
 
     /// Takes the item watching `key` out of the tree and gives ownership back.
@@ -149,6 +142,45 @@ impl RbTree {
         // SAFETY: `epi` came from `CacheBox::into_raw` in `insert` on a box of the epitem
         // cache, and is no longer reachable from the tree, so ownership returns to a box.
         unsafe { CacheBox::from_raw(epi.cast_mut(), &crate::resources().epitems) }
+    }
+}
+
+/// What [`RbTree::entry`] found.
+pub(crate) enum Entry<'a> {
+    /// An item watches the key.
+    Occupied,
+    /// No item: where one goes.
+    Vacant(Vacant<'a>),
+}
+
+/// The empty slot of the tree where an item of the walked key goes.
+///
+/// # Invariants
+///
+/// `link` is the empty child slot of `parent` (or the root slot, `parent` null) that a walk
+/// for the key ended at; the tree has not changed since (it is borrowed mutably).
+pub(crate) struct Vacant<'a> {
+    tree: &'a mut RbTree,
+    parent: *mut bindings::rb_node,
+    link: *mut *mut bindings::rb_node,
+}
+
+impl<'a> Vacant<'a> {
+    /// Links `epi`, whose key must be the walked one, into the slot: the tree owns it now, and
+    /// until it is removed. Gives the tree back, and the item.
+    pub(crate) fn insert(self, epi: EpitemBox) -> (&'a mut RbTree, *const Epitem) {
+        // INVARIANT: from here the tree owns the epitem; it stays pinned, as `into_raw` leaves
+        // it where it is until `erase` turns it back into a box. Its key is the walked one
+        // (the caller's contract), so the tree stays ordered.
+        let epi = CacheBox::into_raw(epi);
+        // SAFETY: `epi` is valid; `link` is the empty slot under `parent` where its key goes
+        // (type invariant: nothing changed the tree since the walk).
+        unsafe {
+            let node = (*epi).rbn();
+            bindings::rb_link_node(node, self.parent, self.link);
+            bindings::rb_insert_color(node, &mut self.tree.root);
+        }
+        (self.tree, epi)
     }
 }
 
