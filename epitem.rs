@@ -113,7 +113,11 @@ impl EppollEntry {
     /// Takes this entry off its queue, if it is still on one (`ep_remove_wait_queue`).
     fn unhook(&self) {
         // A `POLLFREE` wake-up may clear `whead` and free the queue after an RCU grace period;
-        // the read lock keeps the queue alive between the load and `remove_wait_queue`.
+        // an RCU read-side section keeps the queue alive between the load and
+        // `remove_wait_queue`. Our callers hold a bucket spinlock, whose preemption-off section
+        // is one already (RCU's flavours are one since 5.0); with PREEMPT_RT a spinlock does not
+        // disable preemption, so an explicit read lock is taken there.
+        #[cfg(CONFIG_PREEMPT_RT)]
         let _rcu = kernel::sync::rcu::read_lock();
         // Acquire: pairs with the callback's release store of null (the POLLFREE handshake of
         // fs/eventpoll.c's `ep_remove_wait_queue`, `smp_load_acquire(&pwq->whead)`).
@@ -474,9 +478,10 @@ impl PinnedDrop for Epitem {
         release::forget(&self);
         self.ep().ready.lock().as_mut().remove(&self);
         // A released watch was uncharged by its release; a new one (never indexed, an ADD
-        // undone) or a deleted one is uncharged now. `state` is stable: `forget` holds no
-        // lock any more, but nothing else writes it for an item off every list.
-        if self.state.load(Relaxed) != release::state::RELEASED {
+        // undone) or a deleted one is uncharged now.
+        // SAFETY: Nothing writes `state` of an item off every list (after `forget`): a plain
+        // load.
+        if unsafe { *self.state.as_ptr() } != release::state::RELEASED {
             self.ep().user.uncharge();
         }
     }

@@ -247,7 +247,9 @@ impl Bucket {
 
     /// The head of `file`, if the file is watched. Caller holds the lock.
     fn find(&self, _guard: &BucketGuard<'_>, file: usize) -> Option<&FileHead> {
-        let mut cur = self.first.load(Relaxed);
+        // SAFETY: Under the lock (the guard is the proof), which every writer of `first` holds:
+        // a plain load.
+        let mut cur = unsafe { *self.first.as_ptr() };
         while !cur.is_null() {
             // SAFETY: Heads on the chain are alive while the lock is held (type invariant).
             let head = unsafe { &*cur };
@@ -410,7 +412,8 @@ fn unindex(b: &Bucket, guard: &BucketGuard<'_>, epi: &Epitem) {
 pub(crate) fn forget(epi: &Epitem) {
     let b = bucket(epi.key().file);
     let guard = b.lock();
-    if epi.state.load(Relaxed) == state::INDEXED {
+    // SAFETY: Under the bucket lock, which every writer of `state` holds: a plain load.
+    if unsafe { *epi.state.as_ptr() } == state::INDEXED {
         unindex(b, &guard, epi);
         // Under the lock: the target may be closing, and its queues stay alive only until its
         // release, which waits for this lock.

@@ -162,10 +162,12 @@ impl Drop for WakeupSource {
         #[cfg(CONFIG_PM_SLEEP)]
         {
             let ws = *self.ws.get_mut();
-            // The owner is going: it is unhooked, so no callback can use the source. C's
-            // `ep_remove_epi` and `ep_free` unregister without a grace period likewise.
-            // SAFETY: `ws` is null or registered; unregistering null does nothing.
-            unsafe { bindings::wakeup_source_unregister(ws) };
+            if !ws.is_null() {
+                // The owner is going: it is unhooked, so no callback can use the source. C's
+                // `ep_remove_epi` and `ep_free` unregister without a grace period likewise.
+                // SAFETY: `ws` is registered.
+                unsafe { bindings::wakeup_source_unregister(ws) };
+            }
         }
     }
 }
