@@ -19,8 +19,8 @@ use crate::{
     device,
     epitem::Epitem,
     eventpoll::EventPoll,
-    nesting::FullCheck,
     mutex::NestedGuard,
+    nesting::FullCheck,
     rbtree::{Entry, FileFd, RbTree, Vacant},
     release,
     uapi::*,
@@ -47,7 +47,13 @@ impl EventPoll {
 
     /// `do_epoll_ctl_file`'s checks, in epoll's order: a target that cannot be polled is
     /// refused with EPERM, the instance itself and EPOLLEXCLUSIVE's misuses with EINVAL.
-    fn target<'a>(&self, me: &File, tfile: &'a File, op: u32, mut events: u32) -> Result<Target<'a>> {
+    fn target<'a>(
+        &self,
+        me: &File,
+        tfile: &'a File,
+        op: u32,
+        mut events: u32,
+    ) -> Result<Target<'a>> {
         if !waitqueue::file_can_poll(tfile) {
             return Err(EPERM);
         }
@@ -346,7 +352,10 @@ fn read_ops(at: usize, ops: &mut [MaybeUninit<CtlArgs>]) -> usize {
     let size = core::mem::size_of::<CtlArgs>();
     // SAFETY: `MaybeUninit<CtlArgs>` has `CtlArgs`'s layout: a slice of them is as many bytes.
     let bytes = unsafe {
-        core::slice::from_raw_parts_mut(ops.as_mut_ptr().cast::<MaybeUninit<u8>>(), ops.len() * size)
+        core::slice::from_raw_parts_mut(
+            ops.as_mut_ptr().cast::<MaybeUninit<u8>>(),
+            ops.len() * size,
+        )
     };
     if UserSlice::new(UserPtr::from_addr(at), bytes.len())
         .reader()

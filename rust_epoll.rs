@@ -242,6 +242,15 @@ fn read_ctl(arg: usize) -> Result<CtlArgs> {
 
 /// The ioctls of an instance; `file` is the instance's own file.
 fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    if cmd & !uapi::IOC_SIZE_FIELD == uapi::RUST_EPOLL_WAIT_REG_BASE {
+        // RUST_EPOLL_WAIT_REG: the timeout in the request's size field, the buffer and
+        // maxevents packed in the argument (see the header).
+        let timeout = match (cmd & uapi::IOC_SIZE_FIELD) >> 16 {
+            0 => -1,
+            t => (t - 1) as i32,
+        };
+        return ep.wait_reg((arg & ((1 << 48) - 1)) as u64, (arg >> 48) as i32, timeout);
+    }
     match cmd {
         RUST_EPOLL_WAIT => ep.wait(&read_wait(arg)?),
         RUST_EPOLL_CTL => ep.ctl(file, &read_ctl(arg)?),

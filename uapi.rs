@@ -132,6 +132,14 @@ pub(crate) const RUST_EPOLL_WAIT: u32 = _IOW::<WaitArgs>(RUST_EPOLL_IOC_MAGIC, 2
 pub(crate) const RUST_EPOLL_CTL_BATCH: u32 = _IOWR::<CtlBatchArgs>(RUST_EPOLL_IOC_MAGIC, 3);
 pub(crate) const RUST_EPOLL_WAIT_MIN: u32 = _IOW::<WaitMinArgs>(RUST_EPOLL_IOC_MAGIC, 4);
 
+/// `RUST_EPOLL_WAIT_REG(timeout)`: the request numbers whose size field is the timeout.
+pub(crate) const RUST_EPOLL_WAIT_REG_NR: u32 = 5;
+/// The size field's bits in a request number (`_IOC_SIZEMASK << _IOC_SIZESHIFT`).
+pub(crate) const IOC_SIZE_FIELD: u32 = 0x3fff << 16;
+/// `RUST_EPOLL_WAIT_REG(-1)`: the family, with its size (timeout) field clear.
+pub(crate) const RUST_EPOLL_WAIT_REG_BASE: u32 =
+    kernel::ioctl::_IO(RUST_EPOLL_IOC_MAGIC, RUST_EPOLL_WAIT_REG_NR);
+
 /// Native epoll's ioctl type (`EPOLL_IOC_TYPE`), and its two ioctls, which the device answers
 /// with the same numbers: `EPIOCSPARAMS` and `EPIOCGPARAMS`.
 const EPOLL_IOC_TYPE: u32 = 0x8A;

@@ -44,6 +44,26 @@ impl EventPoll {
         self.wait_with(args, None)
     }
 
+    /// RUST_EPOLL_WAIT_REG: epoll_wait(2)'s three arguments as they came in registers (see the
+    /// header), without a struct to read, a signal mask or nanoseconds: the common case, on
+    /// its own short path.
+    #[inline]
+    pub(crate) fn wait_reg(&self, uaddr: u64, maxevents: i32, timeout_ms: i32) -> Result<isize> {
+        if maxevents <= 0 {
+            return Err(EINVAL);
+        }
+        let maxevents = maxevents as usize;
+        if !access_ok(uaddr, maxevents * core::mem::size_of::<EpollEvent>()) {
+            return Err(EFAULT);
+        }
+        let timeout_ns = if timeout_ms < 0 {
+            -1
+        } else {
+            i64::from(timeout_ms) * 1_000_000
+        };
+        self.poll_events(uaddr as usize, maxevents, timeout_ns)
+    }
+
     /// WAIT, or with `min` RUST_EPOLL_WAIT_MIN (`minwait.rs`), which differs only in how it
     /// waits once everything is checked and the mask is in place.
     pub(crate) fn wait_with(&self, args: &WaitArgs, min: Option<&MinWait>) -> Result<isize> {
@@ -90,6 +110,7 @@ impl EventPoll {
     }
 
     /// `ep_poll` proper: `timeout_ns` < 0 waits forever, 0 not at all.
+    #[inline]
     pub(crate) fn poll_events(
         &self,
         uaddr: usize,
@@ -148,6 +169,7 @@ impl EventPoll {
     /// Items are taken [`BATCH`] at a time: one critical section re-queues the previous batch
     /// and takes the next, and one call writes its records. A batch whose write faults stops
     /// at the record that faulted; the items not written go back, in order, to the front.
+    #[inline]
     fn send_events(&self, uaddr: usize, maxevents: usize) -> Result<usize> {
         // As C: a task being killed leaves at once rather than harvesting again and again.
         // SAFETY: FFI call without preconditions (reads `current`'s signal state).

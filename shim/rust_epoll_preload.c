@@ -304,6 +304,14 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
 static int device_wait(int epfd, struct epoll_event *events, int maxevents, long long timeout_ns,
 		       const sigset_t *sigmask)
 {
+	unsigned long addr = (unsigned long)(uintptr_t)events;
+
+	/* epoll_wait()'s common case, whole milliseconds and no mask: arguments in registers. */
+	if (!sigmask && addr >> 48 == 0 && maxevents > 0 && maxevents <= 0xffff &&
+	    (timeout_ns == -1 || (timeout_ns >= 0 && timeout_ns % 1000000 == 0 &&
+				  timeout_ns / 1000000 <= RUST_EPOLL_WAIT_REG_MAX_MS)))
+		return real_ioctl(epfd, RUST_EPOLL_WAIT_REG(timeout_ns < 0 ? -1 : timeout_ns / 1000000),
+				  (void *)RUST_EPOLL_WAIT_REG_ARG(addr, maxevents));
 	struct rust_epoll_wait w = {
 		.events = (__u64)(uintptr_t)events,
 		.maxevents = maxevents,

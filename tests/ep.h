@@ -49,11 +49,16 @@ static inline int ep_wait(bool native, int epfd, struct epoll_event *evs, int ma
 {
 	if (native)
 		return epoll_wait(epfd, evs, max, timeout);
+#if defined(__x86_64__)
+	/* The register form when the arguments fit (as the shim does), else the struct. */
+	return rust_epoll_wait_reg(epfd, evs, max, timeout);
+#else
 	struct rust_epoll_wait w = {
 		.events = (uint64_t)(uintptr_t)evs, .maxevents = max, .timeout = timeout,
 	};
 
 	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+#endif
 }
 
 /* epoll_pwait2 without a signal mask: a nanosecond timeout, < 0 for none. */

@@ -1666,25 +1666,64 @@ TEST(watch_limit_enospc)
 	/*
 	 * The quota is per user, not per instance: a watched file closed in one instance gives its
 	 * watch back to the user at once, for another instance's ADD (native epoll uncharges in
-	 * close(), before it returns).
+	 * close(), before it returns). (No bare block after an EXPECT: the harness would take it
+	 * for the EXPECT's failure handler.)
 	 */
-	{
-		int other = ep_create(false);
+	int other = ep_create(false);
 
-		ASSERT_GE(other, 0);
-		for (int i = 1; i < 20; i++) {
-			close(efd[i]);
-			efd[i] = eventfd(0, 0);
-			ASSERT_GE(efd[i], 0);
-			EXPECT_EQ(0, ep_ctl(false, other, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
-				TH_LOG("adding %d to another instance after a close: %s", i, strerror(errno));
-		}
-		close(other);
+	ASSERT_GE(other, 0);
+	for (int i = 1; i < 20; i++) {
+		close(efd[i]);
+		efd[i] = eventfd(0, 0);
+		ASSERT_GE(efd[i], 0);
+		EXPECT_EQ(0, ep_ctl(false, other, EPOLL_CTL_ADD, efd[i], EPOLLIN, i))
+			TH_LOG("adding %d to another instance after a close: %s", i, strerror(errno));
 	}
+	close(other);
 	close(ep);
 	for (int i = 0; i < 24; i++)
 		close(efd[i]);
 	ASSERT_TRUE(reload_module(""));
+}
+
+/*
+ * RUST_EPOLL_WAIT_REG, epoll_wait's arguments in registers, agrees with RUST_EPOLL_WAIT: its
+ * timeouts (0, a short one, none), its errors (maxevents 0, a bad buffer), and its limits
+ * (the largest timeout and maxevents it encodes).
+ */
+TEST(wait_reg_matches_wait)
+{
+#if defined(__x86_64__)
+	struct epoll_event ev[4];
+	int ep = ep_create(false), p[2];
+	int64_t t0;
+
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 9));
+	EXPECT_EQ(0, ioctl(ep, RUST_EPOLL_WAIT_REG(0), RUST_EPOLL_WAIT_REG_ARG(ev, 4)));
+	t0 = now_ms();
+	EXPECT_EQ(0, ioctl(ep, RUST_EPOLL_WAIT_REG(50), RUST_EPOLL_WAIT_REG_ARG(ev, 4)));
+	EXPECT_GE(now_ms() - t0, 50);
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_WAIT_REG(0), RUST_EPOLL_WAIT_REG_ARG(ev, 0)));
+	EXPECT_EQ(EINVAL, errno);
+	put(p[1]);
+	/* A buffer that cannot be written: EFAULT, and the event stays. */
+	EXPECT_EQ(-1, ioctl(ep, RUST_EPOLL_WAIT_REG(0), RUST_EPOLL_WAIT_REG_ARG(NULL, 1)));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(1, ioctl(ep, RUST_EPOLL_WAIT_REG(-1), RUST_EPOLL_WAIT_REG_ARG(ev, 4)));
+	EXPECT_EQ(9, ev[0].data.u64);
+	EXPECT_EQ(1, ioctl(ep, RUST_EPOLL_WAIT_REG(RUST_EPOLL_WAIT_REG_MAX_MS),
+			   RUST_EPOLL_WAIT_REG_ARG(ev, 0xffff)));
+	/* The chooser falls back to the struct where the arguments do not fit. */
+	EXPECT_EQ(1, rust_epoll_wait_reg(ep, ev, 70000, 0));
+	EXPECT_EQ(1, rust_epoll_wait_reg(ep, ev, 4, RUST_EPOLL_WAIT_REG_MAX_MS + 1));
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+#else
+	SKIP(return, "RUST_EPOLL_WAIT_REG is for 64-bit programs");
+#endif
 }
 
 TEST_HARNESS_MAIN

@@ -146,12 +146,57 @@ struct rust_epoll_params {
 
 #define RUST_EPOLL_PARAMS_IOC_MAGIC	0x8A	/* EPOLL_IOC_TYPE */
 
+/*
+ * RUST_EPOLL_WAIT_REG(timeout): epoll_wait(epfd, events, maxevents, timeout) with its arguments
+ * in registers, as the system call has them, rather than in a struct the kernel must read from
+ * memory (for 64-bit programs; 32-bit ones use RUST_EPOLL_WAIT):
+ *
+ *	ioctl(epfd, RUST_EPOLL_WAIT_REG(timeout), RUST_EPOLL_WAIT_REG_ARG(events, maxevents))
+ *
+ * The timeout, in milliseconds, is part of the request number (its size field, which a
+ * request without an argument struct does not otherwise use): -1 for none, 0 .. 16382
+ * (RUST_EPOLL_WAIT_REG_MAX_MS); the argument packs the buffer's address (below 2^48) and
+ * maxevents (1 .. 65535). Same rules, errors and results as RUST_EPOLL_WAIT; a request whose
+ * arguments do not fit uses RUST_EPOLL_WAIT (rust_epoll_wait_reg() below chooses).
+ */
+#define RUST_EPOLL_WAIT_REG_NR		5
+#define RUST_EPOLL_WAIT_REG_MAX_MS	16382
+#define RUST_EPOLL_WAIT_REG(timeout)	_IOC(_IOC_NONE, RUST_EPOLL_IOC_MAGIC, RUST_EPOLL_WAIT_REG_NR, \
+					     (timeout) < 0 ? 0 : (timeout) + 1)
+#define RUST_EPOLL_WAIT_REG_ARG(events, maxevents) \
+	((unsigned long)(events) | ((unsigned long)(maxevents) << 48))
+
 #define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
 #define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
 #define RUST_EPOLL_CTL_BATCH	_IOWR(RUST_EPOLL_IOC_MAGIC, 3, struct rust_epoll_ctl_batch)
 #define RUST_EPOLL_WAIT_MIN	_IOW(RUST_EPOLL_IOC_MAGIC, 4, struct rust_epoll_wait_min)
 #define RUST_EPOLL_SPARAMS	_IOW(RUST_EPOLL_PARAMS_IOC_MAGIC, 0x01, struct rust_epoll_params)
 #define RUST_EPOLL_GPARAMS	_IOR(RUST_EPOLL_PARAMS_IOC_MAGIC, 0x02, struct rust_epoll_params)
+
+#if !defined(__KERNEL__) && (defined(__x86_64__) || defined(__aarch64__))
+#include <string.h>
+#include <sys/ioctl.h>
+/*
+ * epoll_wait() on the device: RUST_EPOLL_WAIT_REG when the arguments fit, else RUST_EPOLL_WAIT.
+ * Returns what ioctl() returns: the number of events, or -1 with errno.
+ */
+static inline int rust_epoll_wait_reg(int epfd, void *events, int maxevents, int timeout)
+{
+	unsigned long addr = (unsigned long)events;
+
+	if (addr >> 48 == 0 && maxevents > 0 && maxevents <= 0xffff &&
+	    timeout >= -1 && timeout <= RUST_EPOLL_WAIT_REG_MAX_MS)
+		return ioctl(epfd, RUST_EPOLL_WAIT_REG(timeout),
+			     RUST_EPOLL_WAIT_REG_ARG(addr, maxevents));
+	struct rust_epoll_wait w;
+
+	memset(&w, 0, sizeof(w));
+	w.events = addr;
+	w.maxevents = maxevents;
+	w.timeout = timeout;
+	return ioctl(epfd, RUST_EPOLL_WAIT, &w);
+}
+#endif
 
 #if defined(__cplusplus)
 #define RUST_EPOLL_ASSERT(e, m) static_assert(e, m)
