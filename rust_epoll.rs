@@ -8,8 +8,9 @@
 //! typed requests. The device and its file operations are `device.rs`, the instance
 //! `eventpoll.rs` (its operations `ctl.rs` and `wait.rs`), a watch `epitem.rs`, the interest
 //! set `rbtree.rs`, the ready list `ready.rs`, closing a watched file `release.rs`, nesting
-//! `nesting.rs`, fdinfo and debugfs `introspect.rs`, and the C machinery `waitqueue.rs`,
-//! `list.rs`, `irqlock.rs`, `mutex.rs`, `cache.rs`, `wakeup.rs`, `sigmask.rs`.
+//! `nesting.rs`, the shared ready ring `ring.rs`, fdinfo and debugfs `introspect.rs`, and the C
+//! machinery `waitqueue.rs`, `list.rs`, `irqlock.rs`, `mutex.rs`, `cache.rs`, `wakeup.rs`,
+//! `sigmask.rs`.
 
 use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
 use kernel::{
@@ -35,6 +36,7 @@ mod nesting;
 mod rbtree;
 mod ready;
 mod release;
+mod ring;
 mod sigmask;
 mod uapi;
 mod wait;
@@ -42,7 +44,9 @@ mod waitqueue;
 mod wakeup;
 
 use eventpoll::EventPoll;
-use uapi::{CtlArgs, WaitArgs, RUST_EPOLL_CTL, RUST_EPOLL_CTL_BATCH, RUST_EPOLL_WAIT};
+use uapi::{
+    CtlArgs, WaitArgs, RUST_EPOLL_CTL, RUST_EPOLL_CTL_BATCH, RUST_EPOLL_RING_SETUP, RUST_EPOLL_WAIT,
+};
 
 module! {
     type: RustEpollModule,
@@ -240,6 +244,7 @@ fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         RUST_EPOLL_WAIT => ep.wait(&read_wait(arg)?),
         RUST_EPOLL_CTL => ep.ctl(file, &read_ctl(arg)?),
         RUST_EPOLL_CTL_BATCH => ep.ctl_batch(file, arg),
+        RUST_EPOLL_RING_SETUP => ep.ring_setup(arg),
         _ => Err(ENOTTY),
     }
 }
