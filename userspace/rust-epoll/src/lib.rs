@@ -2,7 +2,9 @@
 //!
 //! [`Epoll`] is one instance (the device's `epoll_create1`); [`Epoll::add`], [`Epoll::modify`]
 //! and [`Epoll::delete`] are `epoll_ctl`; [`Epoll::wait`] fills a reusable [`Events`] buffer;
-//! [`Epoll::ctl_batch`] applies many operations in one call, which native epoll cannot do.
+//! [`Epoll::ctl_batch`] applies many operations in one call, which native epoll cannot do;
+//! [`Epoll::setup_ring`] maps a ring from which edge-triggered events are harvested without a
+//! system call ([`Ring`]).
 //! Errors are [`std::io::Error`]s carrying the kernel's errno.
 //!
 //! ```no_run
@@ -22,7 +24,10 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod ring;
 pub mod uapi;
+
+pub use ring::{Drain, Ring};
 
 use bitflags::bitflags;
 use std::{

@@ -23,6 +23,11 @@ int main(void) {
     P(offsetof(struct rust_epoll_ctl_batch, error));
     P(RUST_EPOLL_CTL); P(RUST_EPOLL_WAIT); P(RUST_EPOLL_CTL_BATCH);
     P(RUST_EPOLL_WAIT_NSEC); P(RUST_EPOLL_BATCH_MAX); P(RUST_EPOLL_BATCH_WAIT);
+    P(sizeof(struct rust_epoll_ring_setup)); P(offsetof(struct rust_epoll_ring_setup, mmap_size));
+    P(sizeof(struct rust_epoll_ring)); P(offsetof(struct rust_epoll_ring, tail));
+    P(offsetof(struct rust_epoll_ring, flags)); P(offsetof(struct rust_epoll_ring, overflow));
+    P(offsetof(struct rust_epoll_ring, entries)); P(RUST_EPOLL_RING_SETUP);
+    P(RUST_EPOLL_RING_MAX_ENTRIES); P(RUST_EPOLL_RING_NEED_WAIT); P(RUST_EPOLL_RING_RECORDS_OFF);
     return 0;
 }"#,
     )
@@ -56,6 +61,17 @@ int main(void) {
         RUST_EPOLL_WAIT_NSEC as u64,
         RUST_EPOLL_BATCH_MAX as u64,
         RUST_EPOLL_BATCH_WAIT as u64,
+        size_of::<RustEpollRingSetup>() as u64,
+        core::mem::offset_of!(RustEpollRingSetup, mmap_size) as u64,
+        size_of::<RustEpollRing>() as u64,
+        core::mem::offset_of!(RustEpollRing, tail) as u64,
+        core::mem::offset_of!(RustEpollRing, flags) as u64,
+        core::mem::offset_of!(RustEpollRing, overflow) as u64,
+        core::mem::offset_of!(RustEpollRing, entries) as u64,
+        RUST_EPOLL_RING_SETUP as u64,
+        RUST_EPOLL_RING_MAX_ENTRIES as u64,
+        RUST_EPOLL_RING_NEED_WAIT as u64,
+        RUST_EPOLL_RING_RECORDS_OFF as u64,
     ];
     assert_eq!(c, rust, "C header (left) and Rust uapi (right) differ:\n{out}");
     std::fs::remove_dir_all(&dir).ok();
