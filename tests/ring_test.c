@@ -764,7 +764,7 @@ TEST(racing_producers_one_consumer)
 
 TEST(racing_producers_two_consumers)
 {
-	race_run(_metadata, 2, 64);
+	race_run(_metadata, 2, 32);
 }
 
 /* fail-nth (as tests/fault_injection.c): each allocation of setup and mmap fails in turn. */
