@@ -50,6 +50,12 @@
 //!   callback after the waker's state change (made before the wake-up) and before loading the
 //!   head (`smp_mb()` here).
 //!
+//! # Memory
+//!
+//! `Vmalloc` with `GFP_KERNEL_ACCOUNT | __GFP_ZERO`: charged to the caller's memory cgroup,
+//! which `vmalloc_user()` (no GFP argument) cannot be; so the pages are mapped one by one with
+//! `vm_insert_page()`, as `remap_vmalloc_range()` would for a `VM_USERMAP` area.
+//!
 //! # Lifetime
 //!
 //! The ring is set once, under `mtx` and `ready`, and freed with the instance. A mapping holds

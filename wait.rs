@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Harvesting events: fs/eventpoll.c's `do_epoll_wait`, `ep_poll`, `ep_send_events`,
-//! `ep_deliver_event`, `ep_start_scan` / `ep_done_scan` and `__ep_eventpoll_poll`.
+//! `ep_deliver_event`, `ep_start_scan` / `ep_done_scan` and `__ep_eventpoll_poll`. With a ready
+//! ring (`ring.rs`), WAIT and the instance's poll also count the ring's records as available.
 
 use core::mem::MaybeUninit;
 use kernel::{bindings, prelude::*, sync::atomic::Relaxed};
