@@ -181,8 +181,6 @@ pub(crate) struct Epitem {
     /// The ring's mark of this watch (`ring.rs`): one more than the number of its last record,
     /// 0 if it has none since its ADD or last MOD; under `ready`.
     ring_last: UnsafeCell<u64>,
-    /// The events of that record; under `ready`.
-    ring_events: UnsafeCell<u32>,
     /// The target instance, when the target is one of ours (C reaches it as
     /// `epi->ffd.file->private_data` under `mtx`, which its release would take; ours does
     /// not, so the watch holds the instance itself, not its file).
@@ -236,7 +234,6 @@ impl Epitem {
             more: UnsafeCell::new(None),
             ws: WakeupSource::none(),
             ring_last: UnsafeCell::new(0),
-            ring_events: UnsafeCell::new(0),
             child,
         }? Error)
     }
@@ -306,20 +303,16 @@ impl Epitem {
         unsafe { *self.data.get() }
     }
 
-    /// The ring's mark: one more than the number of the watch's last record (0: none), and
-    /// that record's events.
-    pub(crate) fn ring_mark(&self, _ready: &crate::ready::ReadyList) -> (u64, u32) {
+    /// The ring's mark: one more than the number of the watch's last record (0: none).
+    pub(crate) fn ring_mark(&self, _ready: &crate::ready::ReadyList) -> u64 {
         // SAFETY: Under `ready` (the list is the proof), which every writer holds.
-        unsafe { (*self.ring_last.get(), *self.ring_events.get()) }
+        unsafe { *self.ring_last.get() }
     }
 
     /// Sets the ring's mark (see [`Self::ring_mark`]).
-    pub(crate) fn set_ring_mark(&self, _ready: &crate::ready::ReadyList, last: u64, events: u32) {
-        // SAFETY: Under `ready` (the list is the proof); no reference to the cells is held.
-        unsafe {
-            *self.ring_last.get() = last;
-            *self.ring_events.get() = events;
-        }
+    pub(crate) fn set_ring_mark(&self, _ready: &crate::ready::ReadyList, last: u64) {
+        // SAFETY: Under `ready` (the list is the proof); no reference to the cell is held.
+        unsafe { *self.ring_last.get() = last };
     }
 
     /// Disarms a one-shot watch after its report (`epi->event.events &= EP_PRIVATE_BITS`).
@@ -629,6 +622,6 @@ unsafe extern "C" fn ep_poll_callback(
 }
 
 // A watch with its inline wait entry, its file's share of a per-file head, the wakeup source
-// pointer and the ring's mark (12 bytes) stays within native epoll's 128-byte epitem plus one
-// 48-byte eppoll_entry and 8 bytes.
-const _: () = assert!(core::mem::size_of::<Epitem>() <= 184);
+// pointer and the ring's mark stays within native epoll's 128-byte epitem plus one 48-byte
+// eppoll_entry.
+const _: () = assert!(core::mem::size_of::<Epitem>() <= 176);

@@ -93,7 +93,8 @@ pub(crate) enum Offer {
 /// # Invariants
 ///
 /// `mem` is a zeroed `Vmalloc` allocation of `layout` (page aligned, at least
-/// `RING_RECORDS_OFF + entries` records), owned by this value; `entries` is a power of two.
+/// `RING_RECORDS_OFF + entries` records), owned by this value; `entries` is a power of two, and
+/// `recorded` has `entries` elements.
 struct Ring {
     mem: NonNull<u8>,
     layout: Layout,
@@ -102,6 +103,10 @@ struct Ring {
     seq: UnsafeCell<u64>,
     /// Wake-ups that found the ring full; under `ready`.
     overflow: UnsafeCell<u32>,
+    /// The events of the record in each slot, as the kernel wrote them (userspace may change
+    /// its copy); under `ready`. Kept here rather than in each watch, which has only its
+    /// mark: a watch's unconsumed record is still in its slot.
+    recorded: UnsafeCell<KVVec<u32>>,
 }
 
 // SAFETY: The memory is owned by the ring; the cells are touched under `ready` only, and the
@@ -118,14 +123,17 @@ impl Ring {
         let layout = Layout::from_size_align(bytes, PAGE_SIZE).map_err(|_| EINVAL)?;
         // No warning: a size the caller may choose failing in its memory cgroup is its ENOMEM.
         let gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
+        let recorded = KVVec::from_elem(0, entries as usize, GFP_KERNEL_ACCOUNT)?;
         let mem = Vmalloc::alloc(layout, gfp, NumaNode::NO_NODE)?;
-        // INVARIANT: zeroed, of `layout`, with room for the header and `entries` records.
+        // INVARIANT: zeroed, of `layout`, with room for the header and `entries` records;
+        // `recorded` has `entries` elements.
         let ring = Self {
             mem: mem.cast(),
             layout,
             entries,
             seq: UnsafeCell::new(0),
             overflow: UnsafeCell::new(0),
+            recorded: UnsafeCell::new(recorded),
         };
         ring.word(RING_ENTRIES_OFF).store(entries, Relaxed);
         Ok(ring)
@@ -159,10 +167,22 @@ impl Ring {
         seq - used.min(u64::from(self.entries)).min(seq)
     }
 
+    /// The index of record `n`'s slot.
+    fn index(&self, n: u64) -> usize {
+        (n as u32 & (self.entries - 1)) as usize
+    }
+
     /// The byte offset of record `n`'s slot.
     fn slot(&self, n: u64) -> usize {
-        let index = (n as u32 & (self.entries - 1)) as usize;
-        RING_RECORDS_OFF + index * core::mem::size_of::<EpollEvent>()
+        RING_RECORDS_OFF + self.index(n) * core::mem::size_of::<EpollEvent>()
+    }
+
+    /// The events the kernel wrote in record `n`'s slot; caller holds `ready`.
+    fn recorded(&self, _ready: &ReadyList, n: u64) -> u32 {
+        // SAFETY: Only accessed under `ready`, which the caller holds; no reference into the
+        // vector outlives these methods.
+        let recorded = unsafe { &*self.recorded.get() };
+        recorded.get(self.index(n)).copied().unwrap_or(0)
     }
 
     /// Appends a record for `events` and `data`; caller holds `ready` and has checked room.
@@ -178,8 +198,13 @@ impl Ring {
             .store(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]), Relaxed);
         self.word(d + 4)
             .store(u32::from_ne_bytes([b[4], b[5], b[6], b[7]]), Relaxed);
-        // SAFETY: Under `ready`, which the caller holds.
-        unsafe { *self.seq.get() = seq + 1 };
+        // SAFETY: Under `ready`, which the caller holds; no other reference to the cells.
+        unsafe {
+            if let Some(e) = (&mut *self.recorded.get()).get_mut(self.index(seq)) {
+                *e = events;
+            }
+            *self.seq.get() = seq + 1;
+        }
         // Release: the record is complete before the consumer can see the new tail.
         self.word(RING_TAIL_OFF).store((seq + 1) as u32, Release);
         seq
@@ -258,10 +283,10 @@ impl RingSlot {
         // before reading that state: see the module doc (C: `smp_mb__after_spinlock()`).
         smp_mb(Full);
         let head = ring.head(ready);
-        let (last, recorded) = epi.ring_mark(ready);
+        let last = epi.ring_mark(ready);
         if last > head {
-            // Its record `last - 1` is not consumed yet.
-            return if want & !recorded == 0 {
+            // Its record `last - 1` is not consumed yet, so still in its slot.
+            return if want & !ring.recorded(ready, last - 1) == 0 {
                 Offer::Merged
             } else {
                 Offer::Normal
@@ -272,7 +297,7 @@ impl RingSlot {
             return Offer::Normal;
         }
         let n = ring.append(ready, want, epi.data_ring(ready));
-        epi.set_ring_mark(ready, n + 1, want);
+        epi.set_ring_mark(ready, n + 1);
         Offer::Appended
     }
 
@@ -283,11 +308,11 @@ impl RingSlot {
         let Some(ring) = self.get() else {
             return;
         };
-        let (last, _) = epi.ring_mark(ready);
+        let last = epi.ring_mark(ready);
         if last == 0 {
             return;
         }
-        epi.set_ring_mark(ready, 0, 0);
+        epi.set_ring_mark(ready, 0);
         // `last - 1` is at least `head`, itself at least `seq - entries`: its slot still holds
         // it (only producers write slots, and we hold their lock).
         if last > ring.head(ready) {
