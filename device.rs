@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The device: `/dev/rust_epoll`, a misc device whose files are eventpolls (the
-//! `anon_inode_getfd("[eventpoll]", &eventpoll_fops, ...)` of fs/eventpoll.c).
+//! `anon_inode_getfd("[eventpoll]", &eventpoll_fops, ...)` of fs/eventpoll.c), mappable once
+//! they have a ready ring (`mmap`, new: see `ring.rs`).
 //!
 //! `kernel::miscdevice` (7.3) builds its `file_operations` without `poll`, and an eventpoll
 //! must be pollable: by select/poll, by native epoll, and by another eventpoll (nesting). So
@@ -53,6 +54,7 @@ static FOPS: Fops = Fops(bindings::file_operations {
     compat_ioctl: bindings::compat_ptr_ioctl,
     poll: Some(fops_poll),
     show_fdinfo: Some(fops_show_fdinfo),
+    mmap: Some(fops_mmap),
     llseek: Some(bindings::noop_llseek),
     ..pin_init::zeroed()
 });
@@ -228,6 +230,24 @@ unsafe extern "C" fn fops_ioctl(file: *mut bindings::file, cmd: c_uint, arg: usi
 unsafe extern "C" fn fops_poll(file: *mut bindings::file, pt: *mut bindings::poll_table) -> c_uint {
     // SAFETY: As for `fops_ioctl`; `pt` is passed on to `poll_wait` as received.
     unsafe { eventpoll(file).poll(file, pt, crate::eventpoll::FROM_VFS) }
+}
+
+/// `mmap`: the instance's ready ring, once set up (`ring.rs`); ENODEV before.
+///
+/// # Safety
+///
+/// Called by the VFS (`mmap_region`, with the mmap lock held for writing) for one of our open
+/// files and a VMA being set up for it.
+unsafe extern "C" fn fops_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: As for `fops_ioctl`; the VMA is undergoing its initial setup for this call.
+    let (ep, vma) = unsafe { (eventpoll(file), kernel::mm::virt::VmaNew::from_raw(vma)) };
+    match ep.ring_mmap(vma) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// `show_fdinfo`: one line per watch, in native epoll's format.

@@ -156,7 +156,8 @@ pub(crate) struct Epitem {
     file: usize,
     /// The eventpoll this item belongs to (`epi->ep`); it outlives its items.
     ep: NonNull<EventPoll>,
-    /// The user's data (`epi->event.data`); under `mtx`.
+    /// The user's data (`epi->event.data`); under `mtx`, and with a ring written under `ready`
+    /// too (the ring's records are made under `ready`: see [`Self::set_event`]).
     data: UnsafeCell<u64>,
     /// Requested events (`epi->event.events`). Written under `mtx`; read by the callback
     /// without a lock, and by `mtx` holders.
@@ -181,6 +182,9 @@ pub(crate) struct Epitem {
     more: UnsafeCell<Option<Pin<KBox<OverflowEntry>>>>,
     /// The wakeup source of an EPOLLWAKEUP watch (`epi->ws`): see `wakeup.rs`.
     pub(crate) ws: WakeupSource,
+    /// The ring's mark of this watch (`ring.rs`): one more than the number of its last record,
+    /// 0 if it has none since its ADD or last MOD; under `ready`.
+    ring_last: UnsafeCell<u64>,
     /// The target instance, when the target is one of ours (C reaches it as
     /// `epi->ffd.file->private_data` under `mtx`, which its release would take; ours does
     /// not, so the watch holds the instance itself, not its file).
@@ -233,6 +237,7 @@ impl Epitem {
             pwq: EppollEntry::new(),
             more: UnsafeCell::new(None),
             ws: WakeupSource::none(),
+            ring_last: UnsafeCell::new(0),
             child,
         }? Error)
     }
@@ -276,10 +281,42 @@ impl Epitem {
     /// `ep_modify`'s update: new events and data. The caller issues C's `smp_mb()` before it
     /// re-polls (see `ctl.rs`).
     pub(crate) fn set_event(&self, _mtx: &crate::rbtree::RbTree, events: u32, data: u64) {
-        // SAFETY: Under `mtx` (the tree is the proof), which every reader and writer of `data`
-        // holds.
+        let ep = self.ep();
+        if !ep.ring.is_set() {
+            // SAFETY: Under `mtx` (the tree is the proof), which every writer of `data` holds;
+            // without a ring (which only appears under `mtx`) every reader holds it too.
+            unsafe { *self.data.get() = data };
+            self.events.store(events, Relaxed);
+            return;
+        }
+        // With a ring, the callback reads `data` under `ready` to make a record: written under
+        // it too. The watch's unconsumed record from before the MOD becomes a tombstone, and
+        // its next event makes a record with the new data.
+        let ready = ep.ready.lock();
+        // SAFETY: Under `mtx` and `ready`: no reader of either kind runs concurrently.
         unsafe { *self.data.get() = data };
         self.events.store(events, Relaxed);
+        ep.ring.forget(&ready, self);
+    }
+
+    /// The user's data, read under `ready` by the ring (see [`Self::set_event`]).
+    pub(crate) fn data_ring(&self, _ready: &crate::ready::ReadyList) -> u64 {
+        // SAFETY: The ring reads under `ready` only once the instance has a ring, set up under
+        // `mtx`; from then on every writer holds `ready` too (`set_event`; `new` writes before
+        // the item is reachable).
+        unsafe { *self.data.get() }
+    }
+
+    /// The ring's mark: one more than the number of the watch's last record (0: none).
+    pub(crate) fn ring_mark(&self, _ready: &crate::ready::ReadyList) -> u64 {
+        // SAFETY: Under `ready` (the list is the proof), which every writer holds.
+        unsafe { *self.ring_last.get() }
+    }
+
+    /// Sets the ring's mark (see [`Self::ring_mark`]).
+    pub(crate) fn set_ring_mark(&self, _ready: &crate::ready::ReadyList, last: u64) {
+        // SAFETY: Under `ready` (the list is the proof); no reference to the cell is held.
+        unsafe { *self.ring_last.get() = last };
     }
 
     /// Disarms a one-shot watch after its report (`epi->event.events &= EP_PRIVATE_BITS`).
@@ -476,7 +513,12 @@ impl PinnedDrop for Epitem {
     /// it.
     fn drop(self: Pin<&mut Self>) {
         release::forget(&self);
-        self.ep().ready.lock().as_mut().remove(&self);
+        {
+            let mut ready = self.ep().ready.lock();
+            ready.as_mut().remove(&self);
+            // A record in the ring becomes a tombstone.
+            self.ep().ring.forget(&ready, &self);
+        }
         // A released watch was uncharged by its release; a new one (never indexed, an ADD
         // undone) or a deleted one is uncharged now.
         // SAFETY: Nothing writes `state` of an item off every list (after `forget`): a plain
@@ -587,6 +629,7 @@ unsafe extern "C" fn ep_poll_callback(
     ewake
 }
 
-// A watch with its inline wait entry, its file's share of a per-file head, and the wakeup
-// source pointer stays within native epoll's 128-byte epitem plus one 48-byte eppoll_entry.
+// A watch with its inline wait entry, its file's share of a per-file head, the wakeup source
+// pointer and the ring's mark stays within native epoll's 128-byte epitem plus one 48-byte
+// eppoll_entry.
 const _: () = assert!(core::mem::size_of::<Epitem>() <= 176);

@@ -16,7 +16,8 @@
 //! - A release-index bucket lock (`release.rs`, the module's `file->f_lock`): the watches of
 //!   the files in that bucket (each file's list, each watch's `state`).
 //! - `ready` (IRQ-safe spinlock, `ep->lock`): the ready, transfer and released lists, each
-//!   item's link on them and `last_seen`. Taken by `ep_poll_callback` in the waker's context.
+//!   item's link on them and `last_seen`; the ring's producer side and each item's ring mark
+//!   (`ring.rs`). Taken by `ep_poll_callback` in the waker's context.
 //! - `wq` and `poll_wait` (the wait queues' own spinlocks): waiters in WAIT, and pollers of
 //!   the instance itself.
 //! - `view`: the debugfs file, a leaf.
@@ -77,6 +78,7 @@ use crate::{
     rbtree::RbTree,
     ready::ReadyList,
     release::FileHead,
+    ring::{Offer, RingSlot},
     uapi::*,
     waitqueue::WaitQueueHead,
     wakeup::WakeupSource,
@@ -140,6 +142,8 @@ pub(crate) struct EventPoll {
     reap_work: Work<EventPoll, 1>,
     /// Busy polling: the EPIOCSPARAMS parameters and the last NAPI id (`busy_poll.rs`).
     pub(crate) bp: BusyPoll,
+    /// The shared ready ring, once set up (`ring.rs`).
+    pub(crate) ring: RingSlot,
 }
 
 // SAFETY: Every field is a lock, an atomic, a wait queue or work item (C objects made for
@@ -176,6 +180,7 @@ impl EventPoll {
                 pwake_task: Atomic::new(core::ptr::null_mut()),
                 reap_work <- new_work!("eventpoll::reap_work"),
                 bp: BusyPoll::new(),
+                ring: RingSlot::new(),
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )
@@ -214,16 +219,21 @@ impl EventPoll {
             if pollflags != 0 {
                 epi.set_last_seen(&ready, pollflags);
             }
+            // A watch in ring mode gets a record instead (`ring.rs`).
+            let offer = self.ring.offer(&ready, epi, events, pollflags);
+            if offer == Offer::Merged {
+                return false;
+            }
             let was_empty = ready.is_empty();
-            let added = ready.as_mut().add_tail(epi);
-            if added {
+            let added = offer == Offer::Appended || ready.as_mut().add_tail(epi);
+            if added && offer == Offer::Normal {
                 if events & EPOLLWAKEUP != 0 {
                     // `ep_pm_stay_awake_rcu`: interrupts are off, an RCU read-side section.
                     epi.ws.stay_awake();
                 }
                 // The hint is `true` while the list has items: set it when it gets its first.
                 if was_empty {
-                    self.ready_hint.store(true, Relaxed);
+                    self.set_ready_hint(&ready, true);
                 }
             }
             (added, self.wq.is_active(), self.poll_wait.is_active())
@@ -252,13 +262,19 @@ impl EventPoll {
         let (wake, pwake) = {
             let mut ready = self.ready.lock();
             epi.set_last_seen(&ready, revents);
-            let was_empty = ready.is_empty();
-            if !ready.as_mut().add_tail(epi) {
-                return;
-            }
-            epi.ws.stay_awake();
-            if was_empty {
-                self.ready_hint.store(true, Relaxed);
+            match self.ring.offer(&ready, epi, epi.events_lockless(), revents) {
+                Offer::Merged => return,
+                Offer::Appended => {}
+                Offer::Normal => {
+                    let was_empty = ready.is_empty();
+                    if !ready.as_mut().add_tail(epi) {
+                        return;
+                    }
+                    epi.ws.stay_awake();
+                    if was_empty {
+                        self.set_ready_hint(&ready, true);
+                    }
+                }
             }
             (self.wq.is_active(), self.poll_wait.is_active())
         };
@@ -268,6 +284,19 @@ impl EventPoll {
         if pwake {
             self.poll_safewake(None, 0);
         }
+    }
+
+    /// Sets `ready_hint` (under `ready`, the list being the proof), mirrored to the ring's
+    /// header flag when there is a ring: userspace learns there that WAIT has events for it.
+    pub(crate) fn set_ready_hint(&self, _ready: &ReadyList, hint: bool) {
+        self.ready_hint.store(hint, Relaxed);
+        self.ring.mirror_hint(hint);
+    }
+
+    /// `ep_events_available`, with the ring: items are ready, a scan is in progress, or records
+    /// wait in the ring. Under `ready`.
+    pub(crate) fn events_available(&self, ready: &ReadyList) -> bool {
+        ready.has_events() || self.ring.pending(ready)
     }
 
     /// `ep_poll_safewake`: wakes the pollers of this instance with `EPOLLIN`. Under lockdep,

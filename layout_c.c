@@ -27,6 +27,7 @@
 #include <linux/eventpoll.h>
 #include <linux/lockdep_types.h>
 #include <linux/miscdevice.h>
+#include <linux/mm_types.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -92,6 +93,14 @@ void rust_epoll_layout(void)
 	FIELD(file_operations, release);
 	FIELD(file_operations, show_fdinfo);
 	FIELD(file_operations, compat_ioctl);
+	FIELD(file_operations, mmap);
+	/* The ring's mmap (ring.rs reads vm_pgoff; kernel::mm::virt's VmaNew reads the flags,
+	 * start and end and writes the flags). vm_start and vm_end, the first two words of an
+	 * anonymous struct in an anonymous union, are left out: their Rust path makes a line
+	 * longer than rustfmt keeps on one, and the size and the fields after them are checked. */
+	STRUCT(vm_area_struct);
+	FIELD_AS(vm_area_struct, vm_flags, __bindgen_anon_2.vm_flags);
+	FIELD(vm_area_struct, vm_pgoff);
 	STRUCT(miscdevice);
 	FIELD(miscdevice, minor);
 	FIELD(miscdevice, name);

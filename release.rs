@@ -466,6 +466,8 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
         {
             let mut ready = ep.ready.lock();
             ready.as_mut().release(epi);
+            // Its record in the ring, if unconsumed, becomes a tombstone now (`ring.rs`).
+            ep.ring.forget(&ready, epi);
             // Release: pairs with the acquire of `rust_epoll_epi_fget`, for a poll that had not
             // seen this yet.
             epi.state.store(state::RELEASED, Release);

@@ -8,8 +8,9 @@
 //! typed requests. The device and its file operations are `device.rs`, the instance
 //! `eventpoll.rs` (its operations `ctl.rs` and `wait.rs`), a watch `epitem.rs`, the interest
 //! set `rbtree.rs`, the ready list `ready.rs`, closing a watched file `release.rs`, nesting
-//! `nesting.rs`, fdinfo and debugfs `introspect.rs`, and the C machinery `waitqueue.rs`,
-//! `list.rs`, `irqlock.rs`, `mutex.rs`, `cache.rs`, `wakeup.rs`, `sigmask.rs`.
+//! `nesting.rs`, the shared ready ring `ring.rs`, fdinfo and debugfs `introspect.rs`, and the C
+//! machinery `waitqueue.rs`, `list.rs`, `irqlock.rs`, `mutex.rs`, `cache.rs`, `wakeup.rs`,
+//! `sigmask.rs`.
 
 use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
 use kernel::{
@@ -38,6 +39,7 @@ mod rbtree;
 mod ready;
 mod receipt;
 mod release;
+mod ring;
 mod sigmask;
 mod uapi;
 mod wait;
@@ -47,7 +49,7 @@ mod wakeup;
 use eventpoll::EventPoll;
 use uapi::{
     CtlArgs, WaitArgs, EPIOCGPARAMS, EPIOCSPARAMS, RUST_EPOLL_CTL, RUST_EPOLL_CTL_BATCH,
-    RUST_EPOLL_WAIT, RUST_EPOLL_WAIT_MIN,
+    RUST_EPOLL_RING_SETUP, RUST_EPOLL_WAIT, RUST_EPOLL_WAIT_MIN,
 };
 
 module! {
@@ -258,6 +260,7 @@ fn ioctl(ep: &EventPoll, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         RUST_EPOLL_WAIT_MIN => ep.wait_min(arg),
         EPIOCSPARAMS => ep.set_busy_poll_params(arg),
         EPIOCGPARAMS => ep.busy_poll_params(arg),
+        RUST_EPOLL_RING_SETUP => ep.ring_setup(arg),
         _ => Err(ENOTTY),
     }
 }

@@ -84,6 +84,15 @@ pub(crate) struct CtlBatchArgs {
     pub(crate) wait: WaitArgs,
 }
 
+/// `struct rust_epoll_ring_setup` (RUST_EPOLL_RING_SETUP, see `ring.rs`).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct RingSetupArgs {
+    pub(crate) entries: u32,
+    pub(crate) flags: u32,
+    pub(crate) mmap_size: u64,
+}
+
 /// Most operations in one RUST_EPOLL_CTL_BATCH (`RUST_EPOLL_BATCH_MAX`).
 pub(crate) const RUST_EPOLL_BATCH_MAX: u32 = 1024;
 /// `rust_epoll_ctl_batch.flags`: wait for events after the operations.
@@ -122,6 +131,7 @@ unsafe impl FromBytes for WaitMinArgs {}
 unsafe impl FromBytes for EpollParams {}
 // SAFETY: Plain integers with no padding (checked below): its bytes are all initialised.
 unsafe impl kernel::transmute::AsBytes for EpollParams {}
+unsafe impl FromBytes for RingSetupArgs {}
 
 /// `rust_epoll_wait.flags`: the timeout is `timeout_ns` (epoll_pwait2).
 pub(crate) const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
@@ -145,6 +155,21 @@ pub(crate) const RUST_EPOLL_WAIT_REG_BASE: u32 =
 const EPOLL_IOC_TYPE: u32 = 0x8A;
 pub(crate) const EPIOCSPARAMS: u32 = _IOW::<EpollParams>(EPOLL_IOC_TYPE, 1);
 pub(crate) const EPIOCGPARAMS: u32 = _IOR::<EpollParams>(EPOLL_IOC_TYPE, 2);
+pub(crate) const RUST_EPOLL_RING_SETUP: u32 = _IOWR::<RingSetupArgs>(RUST_EPOLL_IOC_MAGIC, 0x10);
+
+/// The ring's mapping (`ring.rs`): byte offsets of the header's words, each written by one
+/// side only (head by userspace, the rest by the kernel), on cache lines of their own where
+/// both sides write; the records follow the header.
+pub(crate) const RING_HEAD_OFF: usize = 0;
+pub(crate) const RING_TAIL_OFF: usize = 64;
+pub(crate) const RING_FLAGS_OFF: usize = 128;
+pub(crate) const RING_OVERFLOW_OFF: usize = 132;
+pub(crate) const RING_ENTRIES_OFF: usize = 192;
+pub(crate) const RING_RECORDS_OFF: usize = 256;
+/// Most records a ring may hold (`RUST_EPOLL_RING_MAX_ENTRIES`).
+pub(crate) const RING_MAX_ENTRIES: u32 = 1 << 20;
+/// Header flag: the ready list has items, which only WAIT reports (`RUST_EPOLL_RING_NEED_WAIT`).
+pub(crate) const RING_NEED_WAIT: u32 = 1 << 0;
 
 // The header's layout, field by field: a change on one side fails the build.
 const _: () = {
@@ -186,4 +211,8 @@ const _: () = {
         offset_of!(EpollParams, prefer_busy_poll)
             == offset_of!(kernel::bindings::epoll_params, prefer_busy_poll)
     );
+    assert!(size_of::<RingSetupArgs>() == 16);
+    assert!(offset_of!(RingSetupArgs, entries) == 0);
+    assert!(offset_of!(RingSetupArgs, flags) == 4);
+    assert!(offset_of!(RingSetupArgs, mmap_size) == 8);
 };

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Harvesting events: fs/eventpoll.c's `do_epoll_wait`, `ep_poll`, `ep_send_events`,
-//! `ep_deliver_event`, `ep_start_scan` / `ep_done_scan` and `__ep_eventpoll_poll`.
+//! `ep_deliver_event`, `ep_start_scan` / `ep_done_scan` and `__ep_eventpoll_poll`. With a ready
+//! ring (`ring.rs`), WAIT and the instance's poll also count the ring's records as available.
 
 use core::mem::MaybeUninit;
 use kernel::{bindings, prelude::*, sync::atomic::Relaxed};
@@ -140,6 +141,10 @@ impl EventPoll {
                     return Ok(n as isize);
                 }
             }
+            // With a ring: records wait there, which userspace harvests (`ring.rs`).
+            if self.ring.is_set() && self.ring.pending(&self.ready.lock()) {
+                return Ok(0);
+            }
             if timed_out {
                 return Ok(0);
             }
@@ -153,9 +158,9 @@ impl EventPoll {
             }
             // The final check under `ready`, after queueing: events, or a transfer in progress
             // whose level-triggered items may come back (`ep_events_available`).
-            timed_out = self
-                .wq
-                .wait_exclusive(deadline, slack, || self.ready.lock().has_events());
+            timed_out = self.wq.wait_exclusive(deadline, slack, || {
+                self.events_available(&self.ready.lock())
+            });
             eavail = true;
         }
     }
@@ -191,7 +196,7 @@ impl EventPoll {
             // Nothing to scan: no scan starts, so that waiters who see none in progress sleep
             // (two waiters starting empty scans could otherwise keep each other awake: found
             // by the protocol model, `model/`).
-            self.ready_hint.store(false, Relaxed);
+            self.set_ready_hint(&ready, false);
             return Ok(0);
         }
         // `ep_start_scan`. The hint stays as it is until the scan ends: a scan in progress
@@ -298,7 +303,7 @@ impl EventPoll {
         // While the ready list has items the hint is `true` (every item added to an empty list
         // sets it, and only an empty list clears it): only `false` needs storing.
         if !more {
-            self.ready_hint.store(false, Relaxed);
+            self.set_ready_hint(ready, false);
         }
         more
     }
@@ -329,8 +334,15 @@ impl EventPoll {
         // item and its check for pollers (a lockless read here could miss both). A transfer
         // in progress counts: its level-triggered items come back when it ends, and we wait
         // for that below (on `mtx`).
-        if !self.ready.lock().has_events() {
-            return 0;
+        {
+            let ready = self.ready.lock();
+            // Records in the ring (`ring.rs`) make the instance readable as they are.
+            if self.ring.pending(&ready) {
+                return EPOLLIN | EPOLLRDNORM;
+            }
+            if !ready.has_events() {
+                return 0;
+            }
         }
         // Polled by one of our instances from one of our own calls, `mtx` is taken as native
         // epoll takes a nested one: after the watcher's, in the order of our instances, which

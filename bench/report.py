@@ -21,6 +21,8 @@ targets = {
     "memory_per_watch": ("<= 1.00", 1.00),
     "ctl_batch_16": ("<= 0.50", 0.50),
     "ctl_batch_256": ("<= 0.50", 0.50),
+    "libevent_ring_et": ("<= 0.67", 0.67),
+    "libevent_ring_et_1_active": ("<= 0.67", 0.67),
 }
 
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -292,6 +293,252 @@ static void bench_latency(int iters)
 	}
 	report("wakeup_latency_p50", iters, "us/roundtrip", p50, r, true);
 	report("wakeup_latency_p99", iters, "us/roundtrip", p99, r, true);
+	free(lat);
+}
+
+/*
+ * The shared ready ring (README, "The ready ring"): an instance with its ring mapped, and the
+ * consumer's side of it. `next_events` returns the next batch of events: records from the
+ * ring, else what WAIT reports (the ready list, after an overflow), else it blocks in WAIT
+ * until the ring or the ready list has something (after spinning on the ring for `spin_ns`).
+ */
+struct ringw {
+	int epfd;
+	struct rust_epoll_ring *r;
+	size_t size;
+	struct epoll_event *ev;
+};
+
+static void ringw_init(struct ringw *w, unsigned int entries, int maxev)
+{
+	struct rust_epoll_ring_setup s = { .entries = entries };
+
+	w->epfd = ep_create(false);
+	if (w->epfd < 0 || ioctl(w->epfd, RUST_EPOLL_RING_SETUP, &s))
+		die("ring setup");
+	w->size = s.mmap_size;
+	w->r = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_SHARED, w->epfd, 0);
+	if (w->r == MAP_FAILED)
+		die("ring mmap");
+	w->ev = calloc(maxev, sizeof(*w->ev));
+}
+
+static int ringw_next(struct ringw *w, int maxev, double spin_ns)
+{
+	double t0 = 0;
+
+	for (;;) {
+		int n = rust_epoll_ring_consume(w->r, (struct rust_epoll_event *)w->ev, maxev);
+
+		if (n)
+			return n;
+		if (rust_epoll_ring_need_wait(w->r) && (n = ep_wait(false, w->epfd, w->ev, maxev, 0)))
+			return n;
+		if (spin_ns > 0) {
+			if (!t0)
+				t0 = now_ns();
+			if (now_ns() - t0 < spin_ns)
+				continue;
+		}
+		/* Returns 0 as soon as the ring has records, or the events of the ready list. */
+		n = ep_wait(false, w->epfd, w->ev, maxev, -1);
+		if (n)
+			return n;
+	}
+}
+
+static void ringw_fini(struct ringw *w)
+{
+	munmap(w->r, w->size);
+	close(w->epfd);
+	free(w->ev);
+}
+
+/*
+ * 1b. libevent's round again, edge-triggered (EV_ET): rust-epoll harvesting from its ring
+ * against native epoll with EPOLLET watches. Same pipes, same writes, time per round. With
+ * 100 active pipes (as workload 1) each epoll_wait returns about 100 events; with 1 (libevent
+ * bench.c's default, -a 1) each returns one, so native pays a system call per event that the
+ * ring does not.
+ */
+static void bench_libevent_ring(const char *name, long npipes, int active, int writes, int rounds)
+{
+	static double s[NIMPL][64];
+	int *rd = malloc(npipes * sizeof(int)), *wr = malloc(npipes * sizeof(int));
+	int r = 0;
+
+	raise_nofile(2 * npipes + 16);
+	for (long i = 0; i < npipes; i++) {
+		int p[2];
+
+		if (pipe2(p, O_NONBLOCK))
+			die("pipe");
+		rd[i] = p[0];
+		wr[i] = p[1];
+	}
+	for (; r < reps; r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			bool nat = impl == NATIVE;
+			struct ringw w = { 0 };
+			double total = 0;
+
+			if (nat) {
+				w.epfd = ep_create(true);
+				w.ev = calloc(1024, sizeof(*w.ev));
+			} else {
+				ringw_init(&w, 4096, 1024);
+			}
+			for (long i = 0; i < npipes; i++)
+				if (ep_ctl(nat, w.epfd, EPOLL_CTL_ADD, rd[i], EPOLLIN | EPOLLET, i))
+					die("ctl add");
+			for (int round = 0; round < rounds; round++) {
+				int written = 0, pending = 0;
+				long space = npipes / active;
+				double t0 = now_ns();
+
+				for (int i = 0; i < active; i++, written++, pending++)
+					if (write(wr[i * space], "e", 1) != 1)
+						die("write");
+				while (pending > 0) {
+					int n = nat ? epoll_wait(w.epfd, w.ev, 1024, -1) : ringw_next(&w, 1024, 0);
+					char c;
+
+					for (int j = 0; j < n; j++) {
+						long idx = w.ev[j].data.u64;
+
+						if (read(rd[idx], &c, 1) != 1)
+							continue;
+						pending--;
+						if (written < writes) {
+							long next = (idx + 1) % npipes;
+
+							if (write(wr[next], "e", 1) != 1)
+								die("write");
+							written++;
+							pending++;
+						}
+					}
+				}
+				total += now_ns() - t0;
+			}
+			s[impl][r] = total / rounds / 1e3;
+			if (nat) {
+				close(w.epfd);
+				free(w.ev);
+			} else {
+				ringw_fini(&w);
+			}
+		}
+	}
+	report(name, npipes, "us/round", s, r, false);
+	for (long i = 0; i < npipes; i++) {
+		close(rd[i]);
+		close(wr[i]);
+	}
+	free(rd);
+	free(wr);
+}
+
+/*
+ * 2b. Ping-pong again, each side spinning briefly before it sleeps: rust-epoll on its ring
+ * (no system call while it spins), native epoll with epoll_wait(timeout 0) for the same time.
+ */
+#define RING_SPIN_NS 50000.0
+
+struct ring_pingpong {
+	bool native;
+	int in, out;
+	int iters;
+};
+
+static int spin_wait(bool native, struct ringw *w)
+{
+	double t0 = now_ns();
+	int n;
+
+	if (!native)
+		return ringw_next(w, 1, RING_SPIN_NS);
+	while ((n = epoll_wait(w->epfd, w->ev, 1, 0)) == 0 && now_ns() - t0 < RING_SPIN_NS)
+		;
+	return n ? n : epoll_wait(w->epfd, w->ev, 1, -1);
+}
+
+static void ring_pp_init(struct ringw *w, bool native, int fd)
+{
+	if (native) {
+		w->epfd = ep_create(true);
+		w->ev = calloc(1, sizeof(*w->ev));
+	} else {
+		ringw_init(&w[0], 16, 1);
+	}
+	if (ep_ctl(native, w->epfd, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, 0))
+		die("ctl add");
+}
+
+static void ring_pp_fini(struct ringw *w, bool native)
+{
+	if (native) {
+		close(w->epfd);
+		free(w->ev);
+	} else {
+		ringw_fini(w);
+	}
+}
+
+static void *ring_pong(void *arg)
+{
+	struct ring_pingpong *p = arg;
+	struct ringw w = { 0 };
+	uint64_t v;
+
+	ring_pp_init(&w, p->native, p->in);
+	for (int i = 0; i < p->iters; i++) {
+		while (spin_wait(p->native, &w) < 1)
+			;
+		if (read(p->in, &v, 8) != 8 || write(p->out, &v, 8) != 8)
+			die("pong");
+	}
+	ring_pp_fini(&w, p->native);
+	return NULL;
+}
+
+static void bench_latency_ring(int iters)
+{
+	static double p50[NIMPL][64], p99[NIMPL][64];
+	double *lat = malloc(iters * sizeof(double));
+	int r = 0;
+
+	for (; r < (reps < 3 ? reps : 3); r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK);
+			struct ring_pingpong pp = { impl == NATIVE, a, b, iters };
+			struct ringw w = { 0 };
+			pthread_t t;
+			uint64_t v = 1;
+
+			ring_pp_init(&w, pp.native, b);
+			pthread_create(&t, NULL, ring_pong, &pp);
+			for (int i = 0; i < iters; i++) {
+				double t0 = now_ns();
+
+				if (write(a, &v, 8) != 8)
+					die("ping");
+				while (spin_wait(pp.native, &w) < 1)
+					;
+				if (read(b, &v, 8) != 8)
+					die("ping read");
+				lat[i] = (now_ns() - t0) / 1e3;
+			}
+			pthread_join(t, NULL);
+			ring_pp_fini(&w, pp.native);
+			p50[impl][r] = percentile(lat, iters, 0.50);
+			p99[impl][r] = percentile(lat, iters, 0.99);
+			close(a);
+			close(b);
+		}
+	}
+	report("wakeup_latency_ring_spin_p50", iters, "us/roundtrip", p50, r, false);
+	report("wakeup_latency_ring_spin_p99", iters, "us/roundtrip", p99, r, false);
 	free(lat);
 }
 
@@ -613,7 +860,10 @@ int main(int argc, char **argv)
 		reps = 1;
 	if (quick) {
 		bench_libevent(100, 10, 100, 2);
+		bench_libevent_ring("libevent_ring_et", 100, 10, 100, 2);
+		bench_libevent_ring("libevent_ring_et_1_active", 100, 1, 100, 2);
 		bench_latency(100);
+		bench_latency_ring(100);
 		bench_ctl(100);
 		bench_ctl_batch(100, 16);
 		bench_scaling(100, 100);
@@ -623,16 +873,24 @@ int main(int argc, char **argv)
 		printf("ok 1 bench_smoke: every workload ran on the device, native epoll and poll\n");
 		return 0;
 	}
-	/* `--only WORKLOAD...`: just those (libevent, latency, ctl, batch, scaling, memory,
-	 * concurrency, stream), for quick measurements while working on one path. */
+	/* `--only WORKLOAD...`: just those (libevent, ring, latency, ring_latency, ctl, batch,
+	 * scaling, memory, concurrency, stream), for quick measurements while working on one path. */
 #define RUN(name) (argc < 3 || strcmp(argv[1], "--only") || want(argc, argv, name))
 	if (RUN("libevent")) {
 		bench_libevent(1000, 100, 1000, 20);
 		bench_libevent(10000, 100, 1000, 20);
 		bench_libevent(100000, 100, 1000, 5);
 	}
+	if (RUN("ring")) {
+		bench_libevent_ring("libevent_ring_et", 10000, 100, 1000, 20);
+		bench_libevent_ring("libevent_ring_et", 100000, 100, 1000, 5);
+		bench_libevent_ring("libevent_ring_et_1_active", 10000, 1, 1000, 20);
+		bench_libevent_ring("libevent_ring_et_1_active", 100000, 1, 1000, 5);
+	}
 	if (RUN("latency"))
 		bench_latency(100000);
+	if (RUN("ring_latency"))
+		bench_latency_ring(100000);
 	if (RUN("ctl"))
 		bench_ctl(10000);
 	if (RUN("batch")) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Model-checks protocol.pml with spin, as TAP: each property holds in each configuration,
+# Model-checks protocol.pml (and ring.pml, the ready ring) with spin, as TAP: each property holds in each configuration,
 # and each mutation of the model makes the checker fail on the property it breaks.
 #
 # Every run is `spin -a` with the run's macros, `gcc -O0` (an optimised pan searches these
@@ -18,7 +18,7 @@ CC=${CC:-gcc}
 
 # name | expect (hold/fail) | macros | pan options (-l: a search for non-progress cycles,
 # i.e. livelocks: pan is built with -DNP; any cycle is one, since everything but WAIT's loop
-# is finite)
+# is finite) | model file (default protocol.pml)
 A="-DNW=2 -DNI=2 -DMAXEV=1"		# two exclusive waiters, two items, release, DEL
 B="-DNW=1 -DNI=2 -DPOLLER"		# one waiter, two items, the instance polled meanwhile
 runs=(
@@ -36,6 +36,19 @@ runs=(
 	"MUTATION_6 (no pass-on wake-up at the end of a transfer) breaks (a)|fail|$A -DPROP_A -DMUTATION_6|"
 	"MUTATION_7 (off the ready list before unhooking) breaks (c)|fail|$A -DPROP_C -DMUTATION_7|-E"
 	"MUTATION_8 (WAIT sleeps during a transfer) breaks (a)|fail|$B -DPROP_A -DMUTATION_8|"
+	# The shared ready ring (ring.pml): (a) nothing lost, (b) at most once and in bounds.
+	"ring (a)(b); 2 watches, ring of 2, 1 consumer, 2 events each|hold|-DNI=2 -DE=2||ring.pml"
+	"ring (a)(b); 2 watches, ring of 1 (overflow)|hold|-DNI=2 -DE=1||ring.pml"
+	"ring (a)(b); 3 watches, ring of 1, 1 event each|hold|-DNI=3 -DE=1 -DNEV=1||ring.pml"
+	"ring (a)(b); 2 consumers sharing the ring, 1 event each|hold|-DNC=2 -DNEV=1||ring.pml"
+	"ring (a)(b); 2 consumers, ring of 1|hold|-DNC=2 -DNEV=1 -DE=1||ring.pml"
+	"RING_M1 (acts on a record before moving the head) breaks (a)|fail|-DRING_M1||ring.pml"
+	"RING_M2 (merges whatever the events) breaks (a)|fail|-DRING_M2||ring.pml"
+	"RING_M3 (WAIT sleeps without looking at the ring) breaks (a)|fail|-DRING_M3||ring.pml"
+	"RING_M4 (overflow drops the event) breaks (a)|fail|-DRING_M4 -DE=1||ring.pml"
+	"RING_M5 (an append wakes no one) breaks (a)|fail|-DRING_M5||ring.pml"
+	"RING_M6 (the mark never expires) breaks (a)|fail|-DRING_M6||ring.pml"
+	"RING_M7 (appends without checking for room) breaks (b)|fail|-DRING_M7 -DE=1||ring.pml"
 )
 if [ "${1:-}" = --all ]; then
 	C="-DNW=2 -DNI=2 -DMAXEV=2 -DTIMEOUT -DPOP_ANY"
@@ -61,14 +74,16 @@ trap 'rm -rf "$tmp"' EXIT
 # one N RUN: the TAP line of run N (without its number) in $tmp/N/tap, and "fail" in
 # $tmp/N/bad if it is a failure.
 one() {
-	local n=$1 name expect macros panopt dir=$tmp/$1 mode t0 ms out errors states why info
-	IFS='|' read -r name expect macros panopt <<<"$2"
+	local n=$1 name expect macros panopt file dir=$tmp/$1 mode t0 ms out errors states why info
+	IFS='|' read -r name expect macros panopt file <<<"$2"
+	local m=$model
+	[ -z "$file" ] || m=$here/$file
 	mkdir "$dir"
 	t0=$(date +%s%N)
 	mode=-DSAFETY
 	case " $panopt " in *" -l "*) mode="-O1 -DNP" ;; esac
 	# shellcheck disable=SC2086 # macros and options are word lists
-	(cd "$dir" && spin $macros -a "$model" >spin.out 2>&1 &&
+	(cd "$dir" && spin $macros -a "$m" >spin.out 2>&1 &&
 		$CC -O0 -w $mode -o pan pan.c >cc.out 2>&1 &&
 		./pan -m300000 -w22 $panopt >pan.out 2>&1)
 	ms=$((($(date +%s%N) - t0) / 1000000))

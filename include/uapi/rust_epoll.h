@@ -198,6 +198,118 @@ static inline int rust_epoll_wait_reg(int epfd, void *events, int maxevents, int
 }
 #endif
 
+/*
+ * RUST_EPOLL_RING_SETUP: gives the instance a shared ready ring of `entries` records (a power
+ * of two, 1 .. RUST_EPOLL_RING_MAX_ENTRIES), once (EBUSY after); the instance's fd can then be
+ * mapped: mmap(NULL, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, epfd, 0). EINVAL for a bad
+ * size or flags, ENOMEM, EFAULT; mmap gives ENODEV before setup, EINVAL for a private mapping,
+ * an offset or a length past mmap_size.
+ *
+ * Watches in ring mode (EPOLLET, without EPOLLONESHOT or EPOLLWAKEUP) have their events
+ * appended as records by the kernel, in the waker's context, instead of being reported by
+ * RUST_EPOLL_WAIT; userspace consumes them with rust_epoll_ring_consume() below, without a
+ * system call. A watch has at most one unconsumed record; a record whose watch was modified,
+ * deleted or closed before it was consumed has events 0 (the helper skips it). Whatever does not
+ * go to the ring (other watches, a full ring) is reported by RUST_EPOLL_WAIT as usual, and
+ * `flags & RUST_EPOLL_RING_NEED_WAIT` says there is some. RUST_EPOLL_WAIT returns 0 at once
+ * while the ring holds records, and sleeps only when both are empty. See README, "The ready
+ * ring".
+ */
+struct rust_epoll_ring_setup {
+	__u32 entries;		/* a power of two, 1 .. RUST_EPOLL_RING_MAX_ENTRIES */
+	__u32 flags;		/* must be 0 */
+	__u64 mmap_size;	/* out: the length to map */
+};
+
+#define RUST_EPOLL_RING_MAX_ENTRIES	(1U << 20)
+/* rust_epoll_ring.flags: RUST_EPOLL_WAIT has events the ring does not (call it). */
+#define RUST_EPOLL_RING_NEED_WAIT	(1U << 0)
+/* Where the records start in the mapping: record i is records[i & (entries - 1)]. */
+#define RUST_EPOLL_RING_RECORDS_OFF	256
+
+/* The head of the mapping. Each word is written by one side only. */
+struct rust_epoll_ring {
+	__u32 head;		/* userspace: the records before it are consumed */
+	__u32 __pad0[15];
+	__u32 tail;		/* kernel: the records before it are complete */
+	__u32 __pad1[15];
+	__u32 flags;		/* kernel: RUST_EPOLL_RING_NEED_WAIT */
+	__u32 overflow;		/* kernel: wake-ups that found the ring full (a wrapping count) */
+	__u32 __pad2[14];
+	__u32 entries;		/* kernel, at setup: the number of records */
+	__u32 __pad3[15];
+};
+
+#define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
+#define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
+#define RUST_EPOLL_CTL_BATCH	_IOWR(RUST_EPOLL_IOC_MAGIC, 3, struct rust_epoll_ctl_batch)
+#define RUST_EPOLL_RING_SETUP	_IOWR(RUST_EPOLL_IOC_MAGIC, 0x10, struct rust_epoll_ring_setup)
+
+/* The ring's records. */
+static inline struct rust_epoll_event *rust_epoll_ring_records(struct rust_epoll_ring *r)
+{
+	return (struct rust_epoll_event *)((char *)r + RUST_EPOLL_RING_RECORDS_OFF);
+}
+
+/* How many records wait in the ring (a snapshot; tombstones included). */
+static inline __u32 rust_epoll_ring_count(const struct rust_epoll_ring *r)
+{
+	return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) - __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+}
+
+/* Whether RUST_EPOLL_WAIT has events that are not in the ring (overflow, other watches). */
+static inline int rust_epoll_ring_need_wait(const struct rust_epoll_ring *r)
+{
+	return (__atomic_load_n(&r->flags, __ATOMIC_RELAXED) & RUST_EPOLL_RING_NEED_WAIT) != 0;
+}
+
+/*
+ * Consumes up to `n` records into `out` and returns how many (0: the ring is empty). Safe for
+ * several consumer threads at once. Tombstones (events 0) are consumed and not returned.
+ *
+ * The tail is read with acquire (the kernel stores it with release after the records), the
+ * records copied, and the head moved past them with a compare-and-swap (another consumer that
+ * got there first makes it fail, and the copies are dropped). Then a full fence, before the
+ * caller acts on the records: a new event of a watch whose record is unconsumed is merged into
+ * that record, so the kernel, which reads the head after the event, must see the head moved,
+ * or the caller's read of the target after the fence must see the event (each side has a full
+ * barrier between its store and its load).
+ */
+static inline unsigned int rust_epoll_ring_consume(struct rust_epoll_ring *r,
+						   struct rust_epoll_event *out, unsigned int n)
+{
+	const struct rust_epoll_event *rec = rust_epoll_ring_records(r);
+	__u32 mask = __atomic_load_n(&r->entries, __ATOMIC_RELAXED) - 1;
+	__u32 head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+
+	while (n) {
+		__u32 tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+		__u32 avail = tail - head, i;
+		unsigned int k = 0;
+
+		if (avail == 0)
+			return 0;
+		if (avail > n)
+			avail = n;
+		/* Plain copies: the kernel writes a slot again only after the head has passed it
+		 * (then the exchange below fails), except to turn it into a tombstone. */
+		for (i = 0; i < avail; i++) {
+			__builtin_memcpy(&out[k], &rec[(head + i) & mask], sizeof(out[k]));
+			if (out[k].events)
+				k++;
+		}
+		if (__atomic_compare_exchange_n(&r->head, &head, head + avail, 0,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if (k)
+				return k;
+			head += avail;	/* only tombstones: go on */
+		}
+		/* else `head` now holds the current head: again */
+	}
+	return 0;
+}
+
 #if defined(__cplusplus)
 #define RUST_EPOLL_ASSERT(e, m) static_assert(e, m)
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
@@ -212,6 +324,9 @@ RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_wait) == 40, "rust_epoll_wait layout"
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ctl_batch) == 64, "rust_epoll_ctl_batch layout");
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_wait_min) == 48, "rust_epoll_wait_min layout");
 RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_params) == 8, "rust_epoll_params layout");
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ring_setup) == 16, "rust_epoll_ring_setup layout");
+RUST_EPOLL_ASSERT(sizeof(struct rust_epoll_ring) == RUST_EPOLL_RING_RECORDS_OFF,
+		  "rust_epoll_ring layout");
 #undef RUST_EPOLL_ASSERT
 #endif
 

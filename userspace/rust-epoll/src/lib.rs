@@ -6,8 +6,9 @@
 //! and [`Epoll::ctl_batch_receipt`] attempts them all with a result for each (kqueue's
 //! `EV_RECEIPT`); [`Epoll::wait_min`] harvests in batches ("at least N events or M
 //! microseconds"); [`Epoll::set_busy_poll_params`] and [`Epoll::busy_poll_params`] are native
-//! epoll's `EPIOCSPARAMS` and `EPIOCGPARAMS`. Errors are [`std::io::Error`]s carrying the
-//! kernel's errno.
+//! epoll's `EPIOCSPARAMS` and `EPIOCGPARAMS`; [`Epoll::setup_ring`] maps a ring from which
+//! edge-triggered events are harvested without a system call ([`Ring`]). Errors are
+//! [`std::io::Error`]s carrying the kernel's errno.
 //!
 //! ```no_run
 //! use rust_epoll::{Epoll, EventFlags, Events};
@@ -26,7 +27,10 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod ring;
 pub mod uapi;
+
+pub use ring::{Drain, Ring};
 
 use bitflags::bitflags;
 use std::{

@@ -66,6 +66,35 @@ pub struct RustEpollParams {
     pub pad: u8,
 }
 
+/// `struct rust_epoll_ring_setup`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollRingSetup {
+    pub entries: u32,
+    pub flags: u32,
+    pub mmap_size: u64,
+}
+
+/// `struct rust_epoll_ring`: the head of the ring's mapping. Only for its offsets: the words
+/// are shared with the kernel and must be accessed atomically (see `crate::Ring`).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct RustEpollRing {
+    pub head: u32,
+    pub __pad0: [u32; 15],
+    pub tail: u32,
+    pub __pad1: [u32; 15],
+    pub flags: u32,
+    pub overflow: u32,
+    pub __pad2: [u32; 14],
+    pub entries: u32,
+    pub __pad3: [u32; 15],
+}
+
+pub const RUST_EPOLL_RING_MAX_ENTRIES: u32 = 1 << 20;
+pub const RUST_EPOLL_RING_NEED_WAIT: u32 = 1 << 0;
+pub const RUST_EPOLL_RING_RECORDS_OFF: usize = 256;
+
 pub const RUST_EPOLL_DEVICE: &str = "/dev/rust_epoll";
 pub const RUST_EPOLL_IOC_MAGIC: u32 = 0xE9;
 pub const RUST_EPOLL_WAIT_NSEC: u32 = 1 << 0;
@@ -97,3 +126,5 @@ pub const RUST_EPOLL_SPARAMS: u32 =
 /// `EPIOCGPARAMS`.
 pub const RUST_EPOLL_GPARAMS: u32 =
     ioc_type(IOC_READ, RUST_EPOLL_PARAMS_IOC_MAGIC, 2, core::mem::size_of::<RustEpollParams>());
+pub const RUST_EPOLL_RING_SETUP: u32 =
+    ioc(IOC_READ | IOC_WRITE, 0x10, core::mem::size_of::<RustEpollRingSetup>());

@@ -109,6 +109,41 @@ fn busy_poll_params_round_trip() {
 
 #[test]
 #[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn ring_harvests_edge_triggered_events() {
+    let ep = Epoll::new().unwrap();
+    let ring = ep.setup_ring(64).unwrap();
+    assert_eq!(ring.capacity(), 64);
+    assert_eq!(ep.setup_ring(64).unwrap_err().raw_os_error(), Some(libc::EBUSY));
+    let (mut a, b) = UnixStream::pair().unwrap();
+    ep.add(&b, EventFlags::IN | EventFlags::ET, 9).unwrap();
+    assert!(ring.is_empty());
+    a.write_all(b"x").unwrap();
+    a.write_all(b"y").unwrap();
+    assert_eq!(ring.len(), 1, "one record per watch until consumed");
+    let mut events = Events::with_capacity(4);
+    // WAIT returns at once while the ring holds records.
+    assert_eq!(ep.wait(&mut events, None).unwrap(), 0);
+    let got: Vec<_> = ring.drain().collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data(), 9);
+    assert_eq!(got[0].flags(), EventFlags::IN);
+    assert!(!ring.needs_wait());
+    // A level-triggered watch goes through WAIT, which the ring's flag says.
+    let (mut c, d) = UnixStream::pair().unwrap();
+    ep.add(&d, EventFlags::IN, 10).unwrap();
+    c.write_all(b"z").unwrap();
+    assert!(ring.is_empty());
+    assert!(ring.needs_wait());
+    assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 1);
+    assert_eq!(events.iter().next().unwrap().data(), 10);
+    // The ring outlives the instance's fd: the mapping holds it.
+    drop(ep);
+    a.write_all(b"w").unwrap();
+    assert_eq!(ring.drain().map(|e| e.data()).collect::<Vec<_>>(), vec![9]);
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
 fn receipt_batch_reports_every_result() {
     let ep = Epoll::new().unwrap();
     let (_a, b) = UnixStream::pair().unwrap();
@@ -159,4 +194,50 @@ fn wait_min_both_ends() {
     assert!(t0.elapsed() < Duration::from_secs(5));
     let err = ep.wait_min(&mut events, Some(Duration::ZERO), 9, Duration::from_millis(1)).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn ring_overflow_goes_to_wait() {
+    let ep = Epoll::new().unwrap();
+    let ring = ep.setup_ring(1).unwrap();
+    let pairs: Vec<(UnixStream, UnixStream)> = (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+    for (i, (_, b)) in pairs.iter().enumerate() {
+        ep.add(b, EventFlags::IN | EventFlags::ET, i as u64).unwrap();
+    }
+    for (a, _) in &pairs {
+        (&*a).write_all(b"x").unwrap();
+    }
+    assert_eq!(ring.len(), 1);
+    assert_eq!(ring.overflow_count(), 2);
+    assert!(ring.needs_wait());
+    let mut events = Events::with_capacity(8);
+    assert_eq!(ep.wait(&mut events, Some(Duration::ZERO)).unwrap(), 2);
+    assert!(!ring.needs_wait());
+    let mut seen: Vec<u64> = events.iter().map(|e| e.data()).chain(ring.drain().map(|e| e.data())).collect();
+    seen.sort();
+    assert_eq!(seen, vec![0, 1, 2]);
+}
+
+#[test]
+#[ignore = "needs /dev/rust_epoll (run in the VM)"]
+fn ring_consumed_by_two_threads() {
+    let ep = Epoll::new().unwrap();
+    let ring = std::sync::Arc::new(ep.setup_ring(256).unwrap());
+    let pairs: Vec<(UnixStream, UnixStream)> = (0..200).map(|_| UnixStream::pair().unwrap()).collect();
+    for (i, (_, b)) in pairs.iter().enumerate() {
+        ep.add(b, EventFlags::IN | EventFlags::ET, i as u64).unwrap();
+    }
+    for (a, _) in &pairs {
+        (&*a).write_all(b"x").unwrap();
+    }
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let ring = ring.clone();
+            std::thread::spawn(move || ring.drain().map(|e| e.data()).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut seen: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, (0..200).collect::<Vec<u64>>());
 }

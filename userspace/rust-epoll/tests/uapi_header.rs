@@ -28,6 +28,11 @@ int main(void) {
     P(offsetof(struct rust_epoll_wait_min, min_wait_us)); P(RUST_EPOLL_WAIT_MIN);
     P(sizeof(struct rust_epoll_params)); P(offsetof(struct rust_epoll_params, prefer_busy_poll));
     P(offsetof(struct rust_epoll_params, __pad)); P(RUST_EPOLL_SPARAMS); P(RUST_EPOLL_GPARAMS);
+    P(sizeof(struct rust_epoll_ring_setup)); P(offsetof(struct rust_epoll_ring_setup, mmap_size));
+    P(sizeof(struct rust_epoll_ring)); P(offsetof(struct rust_epoll_ring, tail));
+    P(offsetof(struct rust_epoll_ring, flags)); P(offsetof(struct rust_epoll_ring, overflow));
+    P(offsetof(struct rust_epoll_ring, entries)); P(RUST_EPOLL_RING_SETUP);
+    P(RUST_EPOLL_RING_MAX_ENTRIES); P(RUST_EPOLL_RING_NEED_WAIT); P(RUST_EPOLL_RING_RECORDS_OFF);
     return 0;
 }"#,
     )
@@ -71,6 +76,17 @@ int main(void) {
         core::mem::offset_of!(RustEpollParams, pad) as u64,
         RUST_EPOLL_SPARAMS as u64,
         RUST_EPOLL_GPARAMS as u64,
+        size_of::<RustEpollRingSetup>() as u64,
+        core::mem::offset_of!(RustEpollRingSetup, mmap_size) as u64,
+        size_of::<RustEpollRing>() as u64,
+        core::mem::offset_of!(RustEpollRing, tail) as u64,
+        core::mem::offset_of!(RustEpollRing, flags) as u64,
+        core::mem::offset_of!(RustEpollRing, overflow) as u64,
+        core::mem::offset_of!(RustEpollRing, entries) as u64,
+        RUST_EPOLL_RING_SETUP as u64,
+        RUST_EPOLL_RING_MAX_ENTRIES as u64,
+        RUST_EPOLL_RING_NEED_WAIT as u64,
+        RUST_EPOLL_RING_RECORDS_OFF as u64,
     ];
     assert_eq!(c, rust, "C header (left) and Rust uapi (right) differ:\n{out}");
     std::fs::remove_dir_all(&dir).ok();
