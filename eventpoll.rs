@@ -288,9 +288,9 @@ impl EventPoll {
 
     /// Sets `ready_hint` (under `ready`, the list being the proof), mirrored to the ring's
     /// header flag when there is a ring: userspace learns there that WAIT has events for it.
-    pub(crate) fn set_ready_hint(&self, _ready: &ReadyList, hint: bool) {
+    pub(crate) fn set_ready_hint(&self, ready: &ReadyList, hint: bool) {
         self.ready_hint.store(hint, Relaxed);
-        self.ring.mirror_hint(hint);
+        self.ring.mirror_hint(ready, hint);
     }
 
     /// `ep_events_available`, with the ring: items are ready, a scan is in progress, or records

@@ -252,6 +252,16 @@ impl RingSlot {
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
+    /// The ring, read by a holder of `ready` (the list being the proof). The hot paths (every
+    /// wake-up, every hint) come here: a plain load, not the atomic helper's call.
+    fn locked(&self, _ready: &ReadyList) -> Option<&Ring> {
+        // SAFETY: Under `ready`, which the only writer (`ring_setup`) holds: a plain load,
+        // and the ring it points to was complete before that writer released `ready`.
+        let p = unsafe { *self.ring.as_ptr() };
+        // SAFETY: Non-null: a ring leaked by `setup`, freed only when the slot drops.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
     /// Whether the instance has a ring. Stable under `mtx` (set up under it).
     pub(crate) fn is_set(&self) -> bool {
         !self.ring.load(Relaxed).is_null()
@@ -269,7 +279,7 @@ impl RingSlot {
         events: u32,
         pollflags: u32,
     ) -> Offer {
-        let Some(ring) = self.get() else {
+        let Some(ring) = self.locked(ready) else {
             return Offer::Normal;
         };
         if events & (EPOLLET | EPOLLONESHOT | EPOLLWAKEUP) != EPOLLET || pollflags & POLLFREE != 0 {
@@ -305,7 +315,7 @@ impl RingSlot {
     /// any, becomes a tombstone (events 0, which the helpers skip), and its next wake-up makes
     /// a new record. A consumer that copied the record before this is not stopped.
     pub(crate) fn forget(&self, ready: &ReadyList, epi: &Epitem) {
-        let Some(ring) = self.get() else {
+        let Some(ring) = self.locked(ready) else {
             return;
         };
         let last = epi.ring_mark(ready);
@@ -322,14 +332,14 @@ impl RingSlot {
 
     /// Whether records wait in the ring (WAIT does not sleep then); caller holds `ready`.
     pub(crate) fn pending(&self, ready: &ReadyList) -> bool {
-        self.get()
+        self.locked(ready)
             .is_some_and(|ring| ring.seq(ready) != ring.head(ready))
     }
 
     /// Mirrors `EventPoll::ready_hint` to the header's `RUST_EPOLL_RING_NEED_WAIT`; under
     /// `ready`, where the hint is written.
-    pub(crate) fn mirror_hint(&self, hint: bool) {
-        if let Some(ring) = self.get() {
+    pub(crate) fn mirror_hint(&self, ready: &ReadyList, hint: bool) {
+        if let Some(ring) = self.locked(ready) {
             let flags = if hint { RING_NEED_WAIT } else { 0 };
             ring.word(RING_FLAGS_OFF).store(flags, Relaxed);
         }

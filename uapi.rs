@@ -131,6 +131,7 @@ unsafe impl FromBytes for WaitMinArgs {}
 unsafe impl FromBytes for EpollParams {}
 // SAFETY: Plain integers with no padding (checked below): its bytes are all initialised.
 unsafe impl kernel::transmute::AsBytes for EpollParams {}
+// SAFETY: Plain integers with no padding (checked below): every byte pattern is valid.
 unsafe impl FromBytes for RingSetupArgs {}
 
 /// `rust_epoll_wait.flags`: the timeout is `timeout_ns` (epoll_pwait2).
