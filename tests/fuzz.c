@@ -516,6 +516,7 @@ struct call {
 	} s;
 	uint32_t ops_readable;	/* whole operations the kernel can read at `batch.ops` */
 	int ret, err;
+	bool reg;		/* a WAIT sent as RUST_EPOLL_WAIT_REG: `arg` packs events, maxevents */
 	bool out;		/* `applied` and `error` were read back */
 	uint32_t applied;
 	int32_t error;
@@ -821,10 +822,28 @@ static uint32_t pick_cmd(enum kind *kind)
 	for (i = 0; i < 3; i++)
 		if (cmd == real[i])
 			cmd ^= 1u << _IOC_NRSHIFT;
-	/* Ours too, though not fuzzed here (tests/ext_test.c covers them). */
-	if (cmd == RUST_EPOLL_WAIT_MIN || cmd == RUST_EPOLL_SPARAMS || cmd == RUST_EPOLL_GPARAMS)
+	/* Ours too, though not fuzzed here (tests/ext_test.c and ring_test.c cover them). */
+	if (cmd == RUST_EPOLL_WAIT_MIN || cmd == RUST_EPOLL_SPARAMS || cmd == RUST_EPOLL_GPARAMS ||
+	    cmd == RUST_EPOLL_RING_SETUP)
+		cmd ^= 1u << _IOC_NRSHIFT;
+	/*
+	 * RUST_EPOLL_WAIT_REG is a family: every size field is a timeout, so each of them is
+	 * ours (fuzzed as a form of WAIT, see gen_call()).
+	 */
+	if ((cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) == RUST_EPOLL_WAIT_REG(-1))
 		cmd ^= 1u << _IOC_NRSHIFT;
 	return cmd;
+}
+
+/*
+ * Whether WAIT `w` can be sent as RUST_EPOLL_WAIT_REG: no mask, no nanoseconds, a timeout
+ * and a buffer and maxevents the request number and argument have room for.
+ */
+static bool fits_wait_reg(const struct rust_epoll_wait *w)
+{
+	return !w->flags && !w->sigmask && !w->sigsetsize && !w->timeout_ns &&
+	       w->timeout >= -1 && w->timeout <= RUST_EPOLL_WAIT_REG_MAX_MS &&
+	       !(w->events >> 48) && w->maxevents > 0 && w->maxevents <= 0xffff;
 }
 
 /* Builds request number `n`: the instance, the command and what its argument points at. */
@@ -849,6 +868,7 @@ static void gen_call(struct call *c, unsigned long n)
 	case K_WAIT:
 		size = WAIT_SIZE;
 		gen_wait(&c->s.wait, c->mode, &c->ev_cls, &c->sig_cls);
+		c->reg = one_in(2) && fits_wait_reg(&c->s.wait);
 		break;
 	case K_BATCH:
 		gen_batch(c);
@@ -860,6 +880,11 @@ static void gen_call(struct call *c, unsigned long n)
 	c->arg_cls = pick_class(88);
 	c->arg = pick_ptr(&arg_rg, size, c->arg_cls);
 	place(&arg_rg, c->arg, &c->s, size);
+	if (c->reg) {
+		/* The same request in registers: no struct for the kernel to read. */
+		c->cmd = RUST_EPOLL_WAIT_REG(c->s.wait.timeout);
+		c->arg = RUST_EPOLL_WAIT_REG_ARG(c->s.wait.events, c->s.wait.maxevents);
+	}
 }
 
 /* ---- What may come back ---- */
@@ -996,6 +1021,8 @@ static const char *check(struct call *c)
 			return "a command not ours succeeded";
 		return c->err == ENOTTY ? NULL : "a command not ours did not fail with ENOTTY";
 	}
+	if (c->reg)
+		return check_wait(&c->s.wait, c->ev_cls, c->sig_cls, c->ret, c->err);
 	if (!accessible(c->arg_cls))
 		return c->ret < 0 && c->err == EFAULT ? NULL :
 			"an unreadable argument was not refused with EFAULT";
@@ -1062,7 +1089,7 @@ static void describe(const struct call *c, const char *why)
 	const struct rust_epoll_ctl_batch *b = &c->s.batch;
 
 	say("call %lu%s%s: %s ioctl(%d [%s], %#x (dir %u type %#x nr %u size %u), %#llx [%s], %s)"
-	    " = %d%s%s", c->n, why ? ": " : "", why ?: "", kind_name[c->kind], c->fd,
+	    " = %d%s%s", c->n, why ? ": " : "", why ?: "", c->reg ? "WAIT_REG" : kind_name[c->kind], c->fd,
 	    fd_name(c->slot), c->cmd, _IOC_DIR(c->cmd), _IOC_TYPE(c->cmd), _IOC_NR(c->cmd),
 	    _IOC_SIZE(c->cmd), (unsigned long long)c->arg, pclass_name[c->arg_cls],
 	    modes[c->mode], c->ret, c->ret < 0 ? " " : "", c->ret < 0 ? errname(c->err) : "");
@@ -1128,6 +1155,7 @@ static struct {
 	unsigned long batch_hist[HIST];	/* a batch's `error` field, negated */
 	unsigned long records, nonempty;	/* records reported by WAITs, and by how many */
 	unsigned long bad, slow, max_at;
+	unsigned long reg;	/* WAITs sent as RUST_EPOLL_WAIT_REG */
 	uint64_t max_ns;
 } st;
 
@@ -1155,6 +1183,7 @@ static void summary(uint64_t seed, unsigned long ncalls, double secs)
 		say_hist(what, st.hist[k], "ok");
 	}
 	say_hist("CTL_BATCH error field:", st.batch_hist, "0");
+	say("fuzz:   %lu of the WAITs sent as RUST_EPOLL_WAIT_REG", st.reg);
 	say("fuzz: %lu records reported by %lu waits; %lu unexpected results, %lu calls over 2 s",
 	    st.records, st.nonempty, st.bad, st.slow);
 }
@@ -1253,6 +1282,7 @@ TEST_F_TIMEOUT(fuzz, ioctls, 1200)
 
 		why = check(&c);
 		st.kinds[c.kind]++;
+		st.reg += c.reg;
 		st.hist[c.kind][c.ret >= 0 ? 0 : c.err < HIST ? c.err : HIST - 1]++;
 		if (c.ret > 0 && !why) {
 			st.records += c.ret;
