@@ -8,12 +8,27 @@
 //! lockdep only sees the class; fs/eventpoll.c tells it the depth with `mutex_lock_nested`,
 //! and so does this. `kernel::sync::Mutex` has no nested lock, so this is the one lock type
 //! of the module's own, over the C mutex.
+//!
+//! It also remembers which task holds it ([`NestedMutex::held_by_current`]): a poll through the
+//! VFS that finds `mtx` busy waits for it a while (`wait.rs`), except when the holder is the
+//! polling task itself, further up its own stack (a cycle through a native epoll instance),
+//! which nothing would ever release. The C mutex knows its owner too, but only
+//! kernel/locking/mutex.h reads it.
 
 use core::{
     cell::UnsafeCell,
     ops::{Deref, DerefMut},
 };
-use kernel::{bindings, prelude::*, sync::LockClassKey, types::Opaque};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        LockClassKey,
+    },
+    task::Task,
+    types::Opaque,
+};
 
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 extern "C" {
@@ -30,6 +45,11 @@ pub(crate) struct NestedMutex<T> {
     #[pin]
     mutex: Opaque<bindings::mutex>,
     data: UnsafeCell<T>,
+    /// The task holding the mutex, or null: stored by the holder right after it locks and
+    /// cleared right before it unlocks. Only ever compared with `current`: a task sees its own
+    /// stores, so the comparison is exact for the question it answers (do I hold it?), and no
+    /// one else draws anything from it.
+    owner: Atomic<*mut bindings::task_struct>,
 }
 
 // SAFETY: The mutex serialises all access to `data`, so sending or sharing the lock is as safe
@@ -51,7 +71,13 @@ impl<T> NestedMutex<T> {
                 bindings::__mutex_init(slot, name.as_char_ptr(), key.as_ptr())
             }),
             data: UnsafeCell::new(data),
+            owner: Atomic::new(core::ptr::null_mut()),
         })
+    }
+
+    /// Whether this task holds the mutex (taken further up its own stack).
+    pub(crate) fn held_by_current(&self) -> bool {
+        self.owner.load(Relaxed) == Task::current_raw()
     }
 
     /// Locks the mutex, telling lockdep it is taken `depth` levels inside others of its class.
@@ -68,6 +94,7 @@ impl<T> NestedMutex<T> {
             let _ = depth;
             bindings::mutex_lock(self.mutex.get())
         };
+        self.owner.store(Task::current_raw(), Relaxed);
         NestedGuard { lock: self }
     }
 }
@@ -81,6 +108,7 @@ impl<T> NestedMutex<T> {
         // The guard is made only once the lock is ours: made and dropped on failure, it would
         // unlock a mutex another task holds (lockdep caught an eager `then_some` doing that).
         if taken {
+            self.owner.store(Task::current_raw(), Relaxed);
             Some(NestedGuard { lock: self })
         } else {
             None
@@ -111,6 +139,7 @@ impl<T> DerefMut for NestedGuard<'_, T> {
 
 impl<T> Drop for NestedGuard<'_, T> {
     fn drop(&mut self) {
+        self.lock.owner.store(core::ptr::null_mut(), Relaxed);
         // SAFETY: We hold the mutex (we locked it in `lock_nested`), in this task.
         unsafe { bindings::mutex_unlock(self.lock.mutex.get()) };
     }

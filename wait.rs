@@ -5,12 +5,18 @@
 //! ring (`ring.rs`), WAIT and the instance's poll also count the ring's records as available.
 
 use core::mem::MaybeUninit;
-use kernel::{bindings, prelude::*, sync::atomic::Relaxed};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::atomic::Relaxed,
+    time::{delay::fsleep, Delta, Instant, Monotonic},
+};
 
 use crate::{
     epitem::Epitem,
     eventpoll::{EventPoll, ReadyGuard, FROM_VFS},
     minwait::MinWait,
+    mutex::NestedGuard,
     rbtree::RbTree,
     sigmask,
     uapi::*,
@@ -18,6 +24,12 @@ use crate::{
 
 /// Ready items taken and reported per critical section of `send_events`.
 const BATCH: usize = 16;
+
+/// How long a poll through the VFS waits for another task's `mtx` (see
+/// `EventPoll::lock_tree_for_vfs_poll`): far longer than a WAIT's transfer of a full batch
+/// of events (tens of microseconds; milliseconds under KASAN and TCG), short enough that a
+/// cycle through a native epoll instance with a thread on each side costs a pause, not a hang.
+const VFS_POLL_MTX_WAIT: Delta = Delta::from_millis(50);
 
 extern "C" {
     fn rust_epoll_put_events(uevents: usize, records: *const EpollEvent, n: usize) -> usize;
@@ -350,20 +362,52 @@ impl EventPoll {
         // select, poll) or below such a poll, the caller may hold locks we cannot see: a native
         // instance's `mtx`, which our own WAIT may be waiting for while holding ours (ours
         // watching a native one that watches ours, with a thread in each), or our own `mtx`
-        // further up (a cycle through a native instance). Then `mtx` is only tried, and if it
-        // is busy (by another task, or by this one further up) the ready list answers
-        // unverified: at worst a spurious EPOLLIN, never a deadlock.
+        // further up (a cycle through a native instance). Then `mtx` is not waited for
+        // without bound: see `lock_tree_for_vfs_poll`.
         let tree = if depth & FROM_VFS == 0 {
             self.lock_tree(depth)
         } else {
-            match self.mtx.try_lock() {
+            match self.lock_tree_for_vfs_poll() {
                 Some(tree) => tree,
-                None => return EPOLLIN | EPOLLRDNORM,
+                None => {
+                    // Still busy: the ready list answers unverified (a scan in progress
+                    // counts), at worst a spurious EPOLLIN, never a deadlock.
+                    return EPOLLIN | EPOLLRDNORM;
+                }
             }
         };
         let res = self.scan_ready(&tree, depth);
         drop(tree);
         res
+    }
+
+    /// `mtx` for a poll through the VFS. Native epoll waits for it (`__ep_eventpoll_poll`
+    /// takes it with `mutex_lock_nested`), and so sees what a WAIT in progress leaves behind:
+    /// an edge-triggered item it reports is gone, a level-triggered one is back. Answering
+    /// "ready" at once while another task holds it, as this did, made a poller woken with two
+    /// others return from poll() only to find the event taken (the kernel selftest epoll58's
+    /// race, lost on the device only; `exactness_test`'s
+    /// `vfs_poll_during_a_transfer_waits_for_it`). So the poll waits too, sleeping, but only
+    /// while the holder is another task and for at most [`VFS_POLL_MTX_WAIT`]: the holder
+    /// may be waiting for a lock our caller holds (a cycle through a native epoll instance,
+    /// which no loop check sees), and a task holding `mtx` further up its own stack would
+    /// wait for itself. `None` if `mtx` is still busy then.
+    fn lock_tree_for_vfs_poll(&self) -> Option<NestedGuard<'_, RbTree>> {
+        if let Some(tree) = self.mtx.try_lock() {
+            return Some(tree);
+        }
+        let start = Instant::<Monotonic>::now();
+        loop {
+            if self.mtx.held_by_current() || start.elapsed() > VFS_POLL_MTX_WAIT {
+                return None;
+            }
+            // `poll` may sleep (native epoll's does, on `mtx`); `mtx` wakes nobody when it is
+            // released to a trylock, hence the short sleeps.
+            fsleep(Delta::from_micros(20));
+            if let Some(tree) = self.mtx.try_lock() {
+                return Some(tree);
+            }
+        }
     }
 
     /// The scan of `__ep_eventpoll_poll`: EPOLLIN if an item of the ready list is really

@@ -9,7 +9,8 @@
  *   ep->gen re-check in ep_ctl_lock);
  * - removing every watch of a file dup'ed N times is linear (C's per-file f_ep list);
  * - a poll of an instance during a transfer of its level-triggered item sees the item
- *   (C's ep_events_available counts an active scan);
+ *   (C's ep_events_available counts an active scan), and a poll(2) during a transfer waits
+ *   for it rather than answering "ready" for items the transfer takes (C's poll takes mtx);
  * - a FIFO named "[eventpoll]" is not taken for a native epoll instance (C's is_file_epoll
  *   compares f_op);
  * - the debugfs picture shows no kernel address;
@@ -308,6 +309,85 @@ TEST_F_TIMEOUT(exact, poll_during_a_transfer_sees_the_item, 60)
 	close(outer);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/*
+ * A poll(2) of an instance while another thread's WAIT is transferring its ready list waits
+ * for the transfer and answers from what it leaves (native: __ep_eventpoll_poll takes mtx).
+ * The ready list holds QUIET_ITEMS level-triggered eventfds that were ready and have been
+ * read back since: each WAIT (maxevents 1, timeout 0) polls them all, drops them and reports
+ * nothing, a transfer long enough that the polls issued meanwhile meet it. Nothing is ever
+ * ready, so every poll must answer 0; a poll that answers "ready" at once because another
+ * task holds the instance's lock reports an event nobody can get (the kernel selftest
+ * epoll58's failure, seen on the device only). Rounds re-arm the items.
+ */
+#define QUIET_ITEMS 2000
+#define QUIET_ROUNDS 20
+
+struct quiet_waiter {
+	bool native;
+	int ep, got;
+	pthread_barrier_t go;
+	volatile bool done;
+};
+
+static void *quiet_wait(void *arg)
+{
+	struct quiet_waiter *q = arg;
+	struct epoll_event ev;
+
+	pthread_barrier_wait(&q->go);
+	q->got = ep_wait(q->native, q->ep, &ev, 1, 0);
+	q->done = true;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(exact, vfs_poll_during_a_transfer_waits_for_it, 120)
+{
+	static int efd[QUIET_ITEMS];
+	int spurious = 0, polls = 0, during = 0;
+	uint64_t v = 1;
+
+	raise_nofile(QUIET_ITEMS + 64);
+	for (int i = 0; i < QUIET_ITEMS; i++) {
+		efd[i] = eventfd(0, EFD_NONBLOCK);
+		ASSERT_LE(0, efd[i]);
+		ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, efd[i], EPOLLIN, i));
+	}
+	for (int r = 0; r < QUIET_ROUNDS; r++) {
+		struct quiet_waiter q = { .native = variant->native, .ep = self->ep };
+		pthread_t t;
+
+		/* Ready, then quiet: every item is on the ready list, none is ready. */
+		for (int i = 0; i < QUIET_ITEMS; i++)
+			ASSERT_EQ(8, write(efd[i], &v, 8));
+		for (int i = 0; i < QUIET_ITEMS; i++)
+			ASSERT_EQ(8, read(efd[i], &v, 8));
+		pthread_barrier_init(&q.go, NULL, 2);
+		ASSERT_EQ(0, pthread_create(&t, NULL, quiet_wait, &q));
+		pthread_barrier_wait(&q.go);
+		/*
+		 * Let the WAIT take the lock first (else this poll does the scan itself and the
+		 * WAIT finds nothing to transfer): a short spin, not a sleep (TCG oversleeps).
+		 */
+		for (double t0 = secs(); secs() < t0 + 100e-6;)
+			;
+		while (!q.done) {
+			struct pollfd pfd = { .fd = self->ep, .events = POLLIN };
+
+			polls++;
+			during += !q.done;
+			spurious += poll(&pfd, 1, 0) != 0;
+		}
+		pthread_join(t, NULL);
+		pthread_barrier_destroy(&q.go);
+		EXPECT_EQ(0, q.got);
+	}
+	TH_LOG("%d rounds of %d quiet items: %d polls (%d begun during the WAIT), %d answered ready",
+	       QUIET_ROUNDS, QUIET_ITEMS, polls, during, spurious);
+	EXPECT_EQ(0, spurious);
+	for (int i = 0; i < QUIET_ITEMS; i++)
+		close(efd[i]);
 }
 
 /*
