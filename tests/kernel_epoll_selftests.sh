@@ -9,6 +9,18 @@
 # tests race threads against fixed sleeps, and a device that loses such a race where native
 # epoll wins is a difference to find (tests/selftest_flakes.sh measures each test alone, many
 # times, on both sides).
+#
+# One exception, measured and not a rerun: a test whose race is lost natively too (its own
+# timing, whatever the epoll) cannot be judged by one run on each side. epoll58 is one: two
+# threads poll() the outer instance and then each take an event with epoll_wait(0), and a
+# poller woken by the first of two writes can take nothing if it runs before the second
+# (alone, 200 runs each in one boot: native 6 and 12 failures, device 9 and 18). For the
+# tests in $racy, the single runs are not counted; each runs $racy_runs times on each side,
+# interleaved, and fails only if the device fails more than twice native's count plus 4
+# (with equal rates of 5-30 %, a false failure in under 1.5 % of make checks; a device rate
+# of 30 % against native's 5 % is caught 4 times in 5).
+racy="epoll58"
+racy_runs=40
 build=${RUST_EPOLL_TESTS:-$(cd "$(dirname "$0")/.." && pwd)/build/tests}
 progs="epoll_wakeup_test epoll_busy_poll"
 shim=$build/librust_epoll_preload.so
@@ -37,6 +49,21 @@ for p in $progs; do
 		name=$(echo "$rest" | awk '{print $2}')
 		i=$((i + 1))
 		dev=$(grep -E "^(not )?ok [0-9]+ $name\$" "$tmp/$p.device" | head -n1)
+		short=${name#global.}
+		if [ "$p" = epoll_wakeup_test ] && [ -n "$short" ] && case " $racy " in *" $short "*) true ;; *) false ;; esac; then
+			nf=0 df=0 k=0
+			while [ "$k" -lt "$racy_runs" ]; do
+				"$build/$p" -t "$short" > /dev/null 2>&1 || nf=$((nf + 1))
+				LD_PRELOAD=$shim "$build/$p" -t "$short" > /dev/null 2>&1 || df=$((df + 1))
+				k=$((k + 1))
+			done
+			if [ "$df" -le $((2 * nf + 4)) ]; then
+				echo "ok $i kernel $name: races natively too; $racy_runs runs each: native failed $nf, device $df (at most $((2 * nf + 4)))"
+			else
+				echo "not ok $i kernel $name: races natively too; $racy_runs runs each: native failed $nf, device $df (more than $((2 * nf + 4)))"
+			fi
+			continue
+		fi
 		if [ "$status" = not ]; then
 			echo "ok $i kernel $name # SKIP fails natively too"
 		elif [ "${dev#ok }" != "$dev" ]; then
