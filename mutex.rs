@@ -27,7 +27,7 @@ use kernel::{
         LockClassKey,
     },
     task::Task,
-    types::Opaque,
+    types::{NotThreadSafe, Opaque},
 };
 
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
@@ -95,7 +95,10 @@ impl<T> NestedMutex<T> {
             bindings::mutex_lock(self.mutex.get())
         };
         self.owner.store(Task::current_raw(), Relaxed);
-        NestedGuard { lock: self }
+        NestedGuard {
+            lock: self,
+            _not_send: NotThreadSafe,
+        }
     }
 }
 
@@ -109,16 +112,21 @@ impl<T> NestedMutex<T> {
         // unlock a mutex another task holds (lockdep caught an eager `then_some` doing that).
         if taken {
             self.owner.store(Task::current_raw(), Relaxed);
-            Some(NestedGuard { lock: self })
+            Some(NestedGuard {
+                lock: self,
+                _not_send: NotThreadSafe,
+            })
         } else {
             None
         }
     }
 }
 
-/// The mutex held; unlocks when dropped.
+/// The mutex held; unlocks when dropped, in the task that locked it (a kernel mutex must be
+/// released by its owner, and `owner` is that task's own record): not `Send`.
 pub(crate) struct NestedGuard<'a, T> {
     lock: &'a NestedMutex<T>,
+    _not_send: NotThreadSafe,
 }
 
 impl<T> Deref for NestedGuard<'_, T> {

@@ -25,10 +25,10 @@ use crate::{
 /// Ready items taken and reported per critical section of `send_events`.
 const BATCH: usize = 16;
 
-/// How long a poll through the VFS waits for another task's `mtx` (see
-/// `EventPoll::lock_tree_for_vfs_poll`): far longer than a WAIT's transfer of a full batch
-/// of events (tens of microseconds; milliseconds under KASAN and TCG), short enough that a
-/// cycle through a native epoll instance with a thread on each side costs a pause, not a hang.
+/// How long a poll through the VFS waits for another task's transfer to end (see
+/// `EventPoll::lock_tree_for_vfs_poll`): far longer than a WAIT's transfer (tens of
+/// microseconds; milliseconds under KASAN and TCG), short enough that a cycle through a
+/// native epoll instance with a thread on each side costs a pause, not a hang.
 const VFS_POLL_MTX_WAIT: Delta = Delta::from_millis(50);
 
 extern "C" {
@@ -368,12 +368,8 @@ impl EventPoll {
             self.lock_tree(depth)
         } else {
             match self.lock_tree_for_vfs_poll() {
-                Some(tree) => tree,
-                None => {
-                    // Still busy: the ready list answers unverified (a scan in progress
-                    // counts), at worst a spurious EPOLLIN, never a deadlock.
-                    return EPOLLIN | EPOLLRDNORM;
-                }
+                Ok(tree) => tree,
+                Err(answer) => return answer,
             }
         };
         let res = self.scan_ready(&tree, depth);
@@ -381,32 +377,48 @@ impl EventPoll {
         res
     }
 
-    /// `mtx` for a poll through the VFS. Native epoll waits for it (`__ep_eventpoll_poll`
-    /// takes it with `mutex_lock_nested`), and so sees what a WAIT in progress leaves behind:
-    /// an edge-triggered item it reports is gone, a level-triggered one is back. Answering
-    /// "ready" at once while another task holds it, as this did, made a poller woken with two
-    /// others return from poll() only to find the event taken (the kernel selftest epoll58's
-    /// race, lost on the device only; `exactness_test`'s
-    /// `vfs_poll_during_a_transfer_waits_for_it`). So the poll waits too, sleeping, but only
-    /// while the holder is another task and for at most [`VFS_POLL_MTX_WAIT`]: the holder
-    /// may be waiting for a lock our caller holds (a cycle through a native epoll instance,
-    /// which no loop check sees), and a task holding `mtx` further up its own stack would
-    /// wait for itself. `None` if `mtx` is still busy then.
-    fn lock_tree_for_vfs_poll(&self) -> Option<NestedGuard<'_, RbTree>> {
-        if let Some(tree) = self.mtx.try_lock() {
-            return Some(tree);
-        }
-        let start = Instant::<Monotonic>::now();
+    /// `mtx` for a poll through the VFS, or the answer without it. Native epoll waits for
+    /// `mtx` (`__ep_eventpoll_poll` takes it with `mutex_lock_nested`), and so sees what a WAIT
+    /// in progress leaves behind: an edge-triggered item it reports is gone, a level-triggered
+    /// one is back. This poll may not wait without bound (the holder may be waiting for a lock
+    /// our caller holds: a cycle through a native epoll instance, which no loop check sees; or
+    /// the holder is this very task, further up its stack). Answering "ready" at once while
+    /// another task held it, as this did, made a poller woken with others return from poll()
+    /// for an event another's WAIT was taking (the kernel selftest epoll58's race, lost more
+    /// often on the device; `exactness_test`'s `vfs_poll_during_a_transfer_waits_for_it`).
+    ///
+    /// So, while `mtx` is busy: if no transfer is in progress, the ready list answers as it
+    /// stands (what a WAIT leaves behind is on it; an item added later wakes `poll_wait`, where
+    /// the poller is queued); while one is, the poll sleeps in short steps until it ends or
+    /// `mtx` is free, for at most [`VFS_POLL_MTX_WAIT`], and then answers "ready" unverified
+    /// (the transfer's level-triggered items may come back; no wake-up would say so). It
+    /// waits for the end of transfers, not for `mtx` itself, which a trylock can lose to
+    /// queued waiters for as long as it stays contended.
+    fn lock_tree_for_vfs_poll(&self) -> core::result::Result<NestedGuard<'_, RbTree>, u32> {
+        let mut start = None;
         loop {
-            if self.mtx.held_by_current() || start.elapsed() > VFS_POLL_MTX_WAIT {
-                return None;
-            }
-            // `poll` may sleep (native epoll's does, on `mtx`); `mtx` wakes nobody when it is
-            // released to a trylock, hence the short sleeps.
-            fsleep(Delta::from_micros(20));
             if let Some(tree) = self.mtx.try_lock() {
-                return Some(tree);
+                return Ok(tree);
             }
+            {
+                let ready = self.ready.lock();
+                if self.ring.pending(&ready) {
+                    return Err(EPOLLIN | EPOLLRDNORM);
+                }
+                if !ready.has_events() {
+                    return Err(0);
+                }
+                if !ready.scanning() {
+                    return Err(EPOLLIN | EPOLLRDNORM);
+                }
+            }
+            let t0 = *start.get_or_insert_with(Instant::<Monotonic>::now);
+            if self.mtx.held_by_current() || t0.elapsed() > VFS_POLL_MTX_WAIT {
+                return Err(EPOLLIN | EPOLLRDNORM);
+            }
+            // `poll` may sleep (native epoll's does, on `mtx`); nothing wakes us when a
+            // transfer ends, hence the short sleeps.
+            fsleep(Delta::from_micros(20));
         }
     }
 
