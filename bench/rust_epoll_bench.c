@@ -725,6 +725,71 @@ static void bench_concurrency(long n, double seconds)
 }
 
 /*
+ * 6b. Two CPUs, nothing shared: two threads, each with its own instance and its own 64
+ * eventfds, each doing ADD, a write, WAIT (timeout 0), a read and DEL of one fd after another
+ * for `seconds`. Reported as time per cycle of the two together (lower is better): a global
+ * lock or a shared cache line on the ctl or wait path shows here and nowhere else.
+ */
+#define DISJOINT_FDS 64
+
+struct disjoint {
+	enum impl impl;
+	int ep, *fds;
+	double end;
+	long cycles;
+};
+
+static void *disjoint_run(void *arg)
+{
+	struct disjoint *d = arg;
+	bool native = d->impl == NATIVE;
+	int *fds = d->fds, ep = d->ep;
+	struct epoll_event ev;
+	uint64_t v = 1;
+	long c = 0;
+
+	while (now_ns() < d->end) {
+		for (int i = 0; i < DISJOINT_FDS; i++, c++) {
+			if (ep_ctl(native, ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, i) ||
+			    write(fds[i], &v, 8) != 8 || ep_wait(native, ep, &ev, 1, 0) != 1 ||
+			    read(fds[i], &v, 8) != 8 || ep_ctl(native, ep, EPOLL_CTL_DEL, fds[i], 0, 0))
+				die("disjoint cycle");
+		}
+	}
+	d->cycles = c;
+	return NULL;
+}
+
+static void bench_two_cpus(double seconds)
+{
+	static double s[NIMPL][64];
+	int *fds = make_eventfds(2 * DISJOINT_FDS, EFD_NONBLOCK, false), r = 0;
+
+	for (; r < reps; r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			struct disjoint d[2];
+			pthread_t t[2];
+			double end = now_ns() + seconds * 1e9;
+
+			for (int i = 0; i < 2; i++) {
+				d[i] = (struct disjoint){ impl, ep_create(impl == NATIVE),
+							  fds + i * DISJOINT_FDS, end, 0 };
+				if (d[i].ep < 0)
+					die("create");
+				pthread_create(&t[i], NULL, disjoint_run, &d[i]);
+			}
+			for (int i = 0; i < 2; i++) {
+				pthread_join(t[i], NULL);
+				close(d[i].ep);
+			}
+			s[impl][r] = seconds * 1e9 / (d[0].cycles + d[1].cycles ? d[0].cycles + d[1].cycles : 1);
+		}
+	}
+	report("two_cpus_disjoint_add_wait_del", 2 * DISJOINT_FDS, "ns/cycle", s, r, false);
+	close_fds(fds, 2 * DISJOINT_FDS);
+}
+
+/*
  * 7. Wake-ups per event under a steady stream: a producer thread writes one byte every
  * `gap_us` (sleeping to the next time; late, it resumes the pace without a burst) to 64 pipes
  * in turn; the consumer WAITs
@@ -869,12 +934,13 @@ int main(int argc, char **argv)
 		bench_scaling(100, 100);
 		bench_memory(1000);
 		bench_concurrency(100, 0.05);
+		bench_two_cpus(0.05);
 		bench_stream(200, 50);
 		printf("ok 1 bench_smoke: every workload ran on the device, native epoll and poll\n");
 		return 0;
 	}
 	/* `--only WORKLOAD...`: just those (libevent, ring, latency, ring_latency, ctl, batch,
-	 * scaling, memory, concurrency, stream), for quick measurements while working on one path. */
+	 * scaling, memory, concurrency, two_cpus, stream), for quick measurements while working on one path. */
 #define RUN(name) (argc < 3 || strcmp(argv[1], "--only") || want(argc, argv, name))
 	if (RUN("libevent")) {
 		bench_libevent(1000, 100, 1000, 20);
@@ -905,6 +971,8 @@ int main(int argc, char **argv)
 		bench_memory(100000);
 	if (RUN("concurrency"))
 		bench_concurrency(1000, 1.0);
+	if (RUN("two_cpus"))
+		bench_two_cpus(1.0);
 	if (RUN("stream"))
 		bench_stream(5000, 100);
 	return 0;
