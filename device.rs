@@ -142,6 +142,18 @@ pub(crate) fn check_native_epoll_known() -> Result {
 /// `eventpoll_fops`, once a native epoll file has been seen (null before).
 static NATIVE_FOPS: Atomic<*const bindings::file_operations> = Atomic::new(core::ptr::null());
 
+/// Slots of [`NOT_NATIVE_FOPS`].
+const NOT_NATIVE_SLOTS: usize = 64;
+
+/// `file_operations` found not to be native epoll's while `eventpoll_fops` is unknown, one per
+/// slot (hashed by address, the last one seen wins): the name lookup behind the answer is a
+/// kallsyms search, some microseconds, which every ADD of a pipe or eventfd paid until a
+/// native epoll file came by (ADD cost 2x native's in `make bench`). A stale entry cannot lie:
+/// `eventpoll_fops` is a static of the kernel image, never found "not native", and no other
+/// table can take its address.
+static NOT_NATIVE_FOPS: [Atomic<*const bindings::file_operations>; NOT_NATIVE_SLOTS] =
+    [const { Atomic::new(core::ptr::null()) }; NOT_NATIVE_SLOTS];
+
 /// Whether `file` is a native epoll instance (C's `is_file_epoll` for the kernel's own).
 pub(crate) fn is_native_epoll(file: &File) -> bool {
     // SAFETY: `file` is alive; `f_op` is set before a file is published, and points to a
@@ -151,12 +163,18 @@ pub(crate) fn is_native_epoll(file: &File) -> bool {
     if !known.is_null() {
         return core::ptr::eq(fop, known);
     }
+    let addr = fop as usize;
+    let slot = &NOT_NATIVE_FOPS[(addr >> 4 ^ addr >> 12) % NOT_NATIVE_SLOTS];
+    if core::ptr::eq(slot.load(Relaxed), fop) {
+        return false;
+    }
     // Not learned yet: is this one? (A file whose `->poll` is `ep_eventpoll_poll`.)
     // SAFETY: `fop` is a valid `file_operations` (above).
     if unsafe { rust_epoll_is_eventpoll_fops(fop.cast()) } {
         NATIVE_FOPS.store(fop, Relaxed);
         return true;
     }
+    slot.store(fop, Relaxed);
     false
 }
 
