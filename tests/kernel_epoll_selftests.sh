@@ -10,7 +10,7 @@
 # epoll wins is a difference to find (tests/selftest_flakes.sh measures each test alone, many
 # times, on both sides).
 #
-# One exception, measured and not a rerun: a test whose race is lost natively too (its own
+# One exception, measured, and no second chance: a test whose race is lost natively too (its own
 # timing, whatever the epoll) cannot be judged by one run on each side. epoll58 is one: two
 # threads poll() the outer instance and then each take an event with epoll_wait(0), and a
 # poller woken by the first of two writes can take nothing if it runs before the second
