@@ -56,13 +56,10 @@ const NATIVE_EPOLL: u8 = 1;
 const INSTANCE: u8 = 2;
 
 extern "C" {
-    // (`file` as `void *`: bindgen's `struct file` holds an empty struct, which rustc does not
-    // call FFI-safe.)
-    fn rust_epoll_item_poll(
-        file: *mut c_void,
-        state: *const i8,
-        pt: *mut bindings::poll_table,
-    ) -> c_uint;
+    // (`file` and `pt` as `void *`: bindgen's `struct file` holds an empty struct, and so does
+    // `poll_table` through its queue procedure's `wait_queue_head` on a kernel without lockdep
+    // (an empty `lock_class_key`, Debian's), which rustc does not call FFI-safe.)
+    fn rust_epoll_item_poll(file: *mut c_void, state: *const i8, pt: *mut c_void) -> c_uint;
 }
 
 /// A wait queue that a watch's target registered: fs/eventpoll.c's `struct eppoll_entry`.
@@ -418,7 +415,11 @@ impl Epitem {
             // SAFETY: `file` and `state` are this watch's; the helper dereferences the file
             // only once it holds a reference, taken as `get_file` does.
             return unsafe {
-                rust_epoll_item_poll(self.file as *mut c_void, self.state.as_ptr(), pt.as_raw())
+                rust_epoll_item_poll(
+                    self.file as *mut c_void,
+                    self.state.as_ptr(),
+                    pt.as_raw().cast(),
+                )
             } & events;
         }
         let Some(file) = self.get_file() else {

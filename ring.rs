@@ -199,12 +199,12 @@ impl Ring {
         self.word(d + 4)
             .store(u32::from_ne_bytes([b[4], b[5], b[6], b[7]]), Relaxed);
         // SAFETY: Under `ready`, which the caller holds; no other reference to the cells.
-        unsafe {
-            if let Some(e) = (&mut *self.recorded.get()).get_mut(self.index(seq)) {
-                *e = events;
-            }
-            *self.seq.get() = seq + 1;
+        let recorded = unsafe { &mut *self.recorded.get() };
+        if let Some(e) = recorded.get_mut(self.index(seq)) {
+            *e = events;
         }
+        // SAFETY: As above, for `seq`.
+        unsafe { *self.seq.get() = seq + 1 };
         // Release: the record is complete before the consumer can see the new tail.
         self.word(RING_TAIL_OFF).store((seq + 1) as u32, Release);
         seq
