@@ -90,9 +90,24 @@ impl EventPoll {
     /// `ep_ctl_lock`'s test, with `mtx` held: an ADD that may add wake-up paths (adding an
     /// instance, or adding anything to an instance that is watched or that a check in flight
     /// has visited) needs the full check, under `EPNESTED`, which is taken before `mtx`.
+    ///
+    /// The generation is read before "watched", the reverse of C's order
+    /// (`!READ_ONCE(epfile->f_ep) && ep->gen != loop_check_gen` in `ep_ctl_lock`). In C's
+    /// order, a check that visited this instance before we took `mtx` could index its watch
+    /// of the instance just after our first load and end just before our second: neither test
+    /// fires, the ADD skips the full check, and the check never saw this ADD's target. C is
+    /// safe from this only because the check's own ADD polls the instance it watches under
+    /// that instance's `mtx` (`__ep_eventpoll_poll`), which we hold: it cannot end meanwhile.
+    /// Our poll of an instance with nothing ready answers without `mtx` (`wait.rs`), so here
+    /// the window was real: a wake-up path past epoll's limits, about once in 30,000 raced
+    /// pairs of `both.path_limits_hold_under_a_race`, hundreds in a thousand with the windows
+    /// widened (`tests/race_widen.sh`). In this order "not in a check" means that no check
+    /// visited us (one that does comes after us and sees this watch), or that the one that
+    /// did has ended, and then its watch of us is visible to the load that follows (acquire
+    /// in `in_check`, release where a check begins and ends).
     fn needs_full_check(&self, op: u32, target: &Target<'_>) -> bool {
         op == EPOLL_CTL_ADD
-            && (self.head().is_watched() || self.memo().in_check() || target.child.is_some())
+            && (target.child.is_some() || self.memo().in_check() || self.head().is_watched())
     }
 
     /// The operation once its target is checked: `ep_ctl_lock`, the operation, `ep_ctl_unlock`.

@@ -29,7 +29,7 @@ use kernel::{
     prelude::*,
     sync::{
         aref::ARef,
-        atomic::{Atomic, Relaxed},
+        atomic::{Acquire, Atomic, Relaxed, Release},
         global_lock, GlobalGuard,
     },
 };
@@ -45,7 +45,8 @@ global_lock! {
 }
 
 /// `loop_check_gen`: bumped under [`EPNESTED`] at the start and at the end of each full check;
-/// read without it by `ep_ctl_lock`'s test.
+/// read without it by `ep_ctl_lock`'s test. Both bumps are release stores, read by that test
+/// with acquire: whoever sees a check ended sees the watches it made (see `in_check`).
 static LOOP_CHECK_GEN: Atomic<u64> = Atomic::new(0);
 
 /// Initialises the global lock.
@@ -75,9 +76,13 @@ impl LoopMemo {
     }
 
     /// Whether a check in flight has visited the instance (`ep->gen == loop_check_gen`).
-    /// Without `EPNESTED`, racy as C's test is.
+    /// Read without `EPNESTED`, under the instance's `mtx` (the caller's, `ep_ctl_lock`): a
+    /// check visits the instance under that `mtx`, so its mark is seen here; `false` then
+    /// means either no check visited it, or the check that did has ended. Acquire: in the
+    /// second case every watch that check made (of this instance above all) is visible to the
+    /// caller's loads that follow. (Pairs with the release store of `FullCheck::drop`.)
     pub(crate) fn in_check(&self) -> bool {
-        self.gen.load(Relaxed) == LOOP_CHECK_GEN.load(Relaxed)
+        self.gen.load(Relaxed) == LOOP_CHECK_GEN.load(Acquire)
     }
 
     /// The remembered depth, if the instance was visited by this check.
@@ -118,7 +123,9 @@ impl<'a> FullCheck<'a> {
     pub(crate) fn begin(ep: &'a EventPoll) -> Self {
         let nested = EPNESTED.lock();
         let gen = LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1);
-        LOOP_CHECK_GEN.store(gen, Relaxed);
+        // Release too: a reader that sees this generation (and so not an earlier check's)
+        // sees what the earlier checks did, through `EPNESTED` (see `in_check`).
+        LOOP_CHECK_GEN.store(gen, Release);
         Self {
             _nested: nested,
             gen,
@@ -254,9 +261,10 @@ fn heapsort_by_address(v: &mut [ARef<File>]) {
 
 impl Drop for FullCheck<'_> {
     /// `ep_ctl_unlock`: the listed files are put, and the generation bumped again so that no
-    /// instance looks visited by a check in flight, before [`EPNESTED`] is released.
+    /// instance looks visited by a check in flight, before [`EPNESTED`] is released. Release:
+    /// the watch this check added is indexed before the bump can be seen (`in_check`).
     fn drop(&mut self) {
         self.files.clear();
-        LOOP_CHECK_GEN.store(LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1), Relaxed);
+        LOOP_CHECK_GEN.store(LOOP_CHECK_GEN.load(Relaxed).wrapping_add(1), Release);
     }
 }

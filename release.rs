@@ -137,9 +137,10 @@ impl FileHead {
     /// Whether any of our watches has this file as its target (for an instance's embedded
     /// head: whether the instance is watched by one of ours, `ep->refs` not empty). Lockless
     /// and so racy, as C's `READ_ONCE(file->f_ep)`: `ctl` reads it under the instance's `mtx`
-    /// (as `ep_ctl_lock`), where a watch of the instance may come only through a full check
-    /// in flight, which `in_check` catches; walks read it under `EPNESTED`, where watches of
-    /// an instance can only go, and a path that goes meanwhile was counted at most once.
+    /// (as `ep_ctl_lock`), where a watch of the instance may come only through a full check,
+    /// and after `in_check`, which catches a check in flight and (acquire) makes the watch of
+    /// one that has ended visible here; walks read it under `EPNESTED`, where watches of an
+    /// instance can only go, and a path that goes meanwhile was counted at most once.
     pub(crate) fn is_watched(&self) -> bool {
         // SAFETY: `epitems` is initialised; `list_empty` reads `next` once (READ_ONCE).
         unsafe { !list_empty(self.epitems.get()) }

@@ -352,6 +352,9 @@ impl EventPoll {
             if self.ring.pending(&ready) {
                 return EPOLLIN | EPOLLRDNORM;
             }
+            // (Nothing ready: answered without `mtx`, where native epoll always takes it. A
+            // nested ADD's check can so end while another task holds our `mtx`: see
+            // `needs_full_check` in `ctl.rs` for why that matters and how it is handled.)
             if !ready.has_events() {
                 return 0;
             }

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""tests/race_widen.py DIR VARIANT: widens, in the copy of the module's sources in DIR, the
+windows of the race that `both.path_limits_hold_under_a_race` (exactness_test.c) looks for,
+so that the test finds it in seconds where unaided it finds it about once in tens of
+thousands of raced pairs. VARIANT is `ours` (ctl.rs's test as it is) or `c_order` (the test
+reading "watched" before the generation, as fs/eventpoll.c's ep_ctl_lock() does, which is
+sound in C only because C's poll of an instance waits for its mtx). Three edits:
+
+- a plain ADD (the pipe into E) waits 0-5 ms before taking E's mtx, varied from one call to
+  the next, so that the racing nested ADD (E into P) visits E first in some rounds;
+- the nested ADD sleeps 1 ms between its visit of E (the loop check) and indexing its new
+  watch of E, so that the plain ADD can read "E not watched" meanwhile;
+- the plain ADD sleeps 1 ms between the two loads of its test, so that the nested ADD's check
+  can end meanwhile.
+
+Each anchor must be found exactly once: a change to ctl.rs that moves one fails here, loudly,
+instead of widening nothing. Run by tests/host-check; the copies run in tests/race_widen.sh.
+"""
+import sys
+
+src, variant = sys.argv[1], sys.argv[2]
+path = src + "/ctl.rs"
+text = open(path).read()
+
+SLEEP = "kernel::time::delay::fsleep(kernel::time::Delta::from_micros(1000))"
+TEST = "(target.child.is_some() || self.memo().in_check() || self.head().is_watched())"
+edits = [
+    (
+        "        let mut tree = self.lock_tree_reaped(0);\n        let mut check = None;\n",
+        "        if args.op == EPOLL_CTL_ADD && target.child.is_none() {\n"
+        "            static SWEEP: kernel::sync::atomic::Atomic<i64> = kernel::sync::atomic::Atomic::new(0);\n"
+        "            let n = SWEEP.load(kernel::sync::atomic::Relaxed);\n"
+        "            SWEEP.store(n + 37, kernel::sync::atomic::Relaxed);\n"
+        "            kernel::time::delay::udelay(kernel::time::Delta::from_micros(n % 5000));\n"
+        "        }\n"
+        "        let mut tree = self.lock_tree_reaped(0);\n        let mut check = None;\n",
+    ),
+    (
+        "                full.loop_check(self, child)?;\n",
+        "                full.loop_check(self, child)?;\n                " + SLEEP + ";\n",
+    ),
+    (
+        TEST,
+        {
+            "ours": "(target.child.is_some() || self.memo().in_check() || { "
+            + SLEEP + "; self.head().is_watched() })",
+            "c_order": "(self.head().is_watched() || { "
+            + SLEEP + "; self.memo().in_check() } || target.child.is_some())",
+        }[variant],
+    ),
+]
+for old, new in edits:
+    if text.count(old) != 1:
+        sys.exit(f"race_widen.py: anchor found {text.count(old)} times in ctl.rs: {old.strip()[:60]}")
+    text = text.replace(old, new)
+open(path, "w").write(text)

@@ -1,0 +1,49 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The path-limit race (exactness_test.c, both.path_limits_hold_under_a_race) with its windows
+# widened (tests/race_widen.py; the copies are built on the host by tests/host-check): with
+# ep_ctl_lock's two loads in C's order the widened race must break the limits (the test can
+# see the bug it guards against), and in ctl.rs's order it must not. Each copy is loaded in
+# turn in place of the module, which is loaded again as it was found. TAP. Needs RUST_EPOLL_KO
+# (set by vm-init).
+ko=${RUST_EPOLL_KO:-}
+root=$(cd "$(dirname "$0")/.." && pwd)
+copies=$root/build/race_widen
+bin=${RUST_EPOLL_TESTS:-$root/build/tests}/exactness_test
+echo "TAP version 13"
+if [ -z "$ko" ] || ! grep -q '^rust_epoll ' /proc/modules; then
+	echo "1..0 # SKIP the module is not loaded from RUST_EPOLL_KO"
+	exit 0
+fi
+if [ ! -f "$copies/c_order/rust-epoll.ko" ] || [ ! -f "$copies/ours/rust-epoll.ko" ]; then
+	echo "1..0 # SKIP $copies not built (tests/host-check builds it)"
+	exit 0
+fi
+echo "1..2"
+fail=0 n=0
+# run VARIANT: loads that copy, runs the race, prints the device's count of violations
+run() {
+	rmmod rust_epoll && insmod "$copies/$1/rust-epoll.ko" || { echo "load-failed"; return; }
+	out=$("$bin" -t path_limits_hold_under_a_race 2>&1)
+	echo "$out" | grep violations | sed 's/^/#   | /' >&2
+	echo "$out" | sed -n 's/.*device: \([0-9]*\) violations in \([0-9]*\) races.*/\1 \2/p'
+}
+for variant in c_order ours; do
+	n=$((n + 1))
+	set -- $(run $variant)
+	v=${1:-none} races=${2:-0}
+	case $variant in
+	c_order) name="widened race, C's order of the two loads: the limits break (the test sees the bug)"
+		ok=$([ "$v" != none ] && [ "$v" != load-failed ] && [ "$v" -gt 0 ] && echo y) ;;
+	ours) name="widened race, ctl.rs's order: the limits hold"
+		ok=$([ "$v" = 0 ] && [ "$races" -gt 0 ] && echo y) ;;
+	esac
+	if [ -n "$ok" ]; then
+		echo "ok $n $name ($v violations in $races races)"
+	else
+		echo "not ok $n $name ($v violations in $races races)"; fail=1
+	fi
+done
+grep -q '^rust_epoll ' /proc/modules && rmmod rust_epoll
+insmod "$ko" || { echo "# could not load $ko again"; fail=1; }
+exit $fail
