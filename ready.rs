@@ -89,11 +89,6 @@ impl ReadyList {
         unsafe { list_empty(self.rdllist.get()) }
     }
 
-    /// Whether a transfer (C's scan, `ovflist` active) is in progress.
-    pub(crate) fn scanning(&self) -> bool {
-        self.scanning
-    }
-
     /// `ep_events_available`: items are ready, or a scan is in progress whose items may be
     /// re-queued when it ends.
     pub(crate) fn has_events(&self) -> bool {

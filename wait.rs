@@ -25,8 +25,8 @@ use crate::{
 /// Ready items taken and reported per critical section of `send_events`.
 const BATCH: usize = 16;
 
-/// How long a poll through the VFS waits for another task's transfer to end (see
-/// `EventPoll::lock_tree_for_vfs_poll`): far longer than a WAIT's transfer (tens of
+/// How long a poll through the VFS waits for `mtx` held by another task (see
+/// `EventPoll::lock_tree_for_vfs_poll`): far longer than a WAIT's transfer or a ctl (tens of
 /// microseconds; milliseconds under KASAN and TCG), short enough that a cycle through a
 /// native epoll instance with a thread on each side costs a pause, not a hang.
 const VFS_POLL_MTX_WAIT: Delta = Delta::from_millis(50);
@@ -381,22 +381,25 @@ impl EventPoll {
     }
 
     /// `mtx` for a poll through the VFS, or the answer without it. Native epoll waits for
-    /// `mtx` (`__ep_eventpoll_poll` takes it with `mutex_lock_nested`), and so sees what a WAIT
-    /// in progress leaves behind: an edge-triggered item it reports is gone, a level-triggered
-    /// one is back. This poll may not wait without bound (the holder may be waiting for a lock
-    /// our caller holds: a cycle through a native epoll instance, which no loop check sees; or
-    /// the holder is this very task, further up its stack). Answering "ready" at once while
-    /// another task held it, as this did, made a poller woken with others return from poll()
-    /// for an event another's WAIT was taking (the kernel selftest epoll58's race, lost more
-    /// often on the device; `exactness_test`'s `vfs_poll_during_a_transfer_waits_for_it`).
+    /// `mtx` (`__ep_eventpoll_poll` takes it with `mutex_lock_nested`), and so sees what the
+    /// holder leaves behind and re-polls every item on the ready list: an edge-triggered item a
+    /// WAIT reported is gone, a level-triggered one is back, one that has gone quiet since it
+    /// was queued is dropped. This poll may not wait without bound (the holder may be waiting
+    /// for a lock our caller holds: a cycle through a native epoll instance, which no loop check
+    /// sees; or the holder is this very task, further up its stack).
     ///
-    /// So, while `mtx` is busy: if no transfer is in progress, the ready list answers as it
-    /// stands (what a WAIT leaves behind is on it; an item added later wakes `poll_wait`, where
-    /// the poller is queued); while one is, the poll sleeps in short steps until it ends or
-    /// `mtx` is free, for at most [`VFS_POLL_MTX_WAIT`], and then answers "ready" unverified
-    /// (the transfer's level-triggered items may come back; no wake-up would say so). It
-    /// waits for the end of transfers, not for `mtx` itself, which a trylock can lose to
-    /// queued waiters for as long as it stays contended.
+    /// So, while `mtx` is busy and the ready list has items, the poll sleeps in short steps
+    /// until `mtx` is free, for at most [`VFS_POLL_MTX_WAIT`], and then answers "ready"
+    /// unverified; at once if this task holds it. An empty list answers 0 at once (an item
+    /// added later wakes `poll_wait`, where the poller is queued). It waits whatever the
+    /// holder is doing: answering from the list while a WAIT was transferring made a poller
+    /// woken with others return for an event another's WAIT was taking (the kernel selftest
+    /// epoll58's race, lost more often on the device; `exactness_test`'s
+    /// `vfs_poll_during_a_transfer_waits_for_it`), and while a ctl held `mtx` it reported a
+    /// level-triggered item that had gone quiet (`vfs_poll_during_a_ctl_re_polls_the_items`:
+    /// 5,087 of 20,000 polls, native 0), as did a WAIT that held `mtx` and had not yet begun
+    /// its transfer. It waits by trylock, not on the mutex, which it may not block on; a trylock
+    /// can lose to queued waiters for as long as the mutex stays contended, hence the bound.
     fn lock_tree_for_vfs_poll(&self) -> core::result::Result<NestedGuard<'_, RbTree>, u32> {
         let mut start = None;
         loop {
@@ -411,16 +414,13 @@ impl EventPoll {
                 if !ready.has_events() {
                     return Err(0);
                 }
-                if !ready.scanning() {
-                    return Err(EPOLLIN | EPOLLRDNORM);
-                }
             }
             let t0 = *start.get_or_insert_with(Instant::<Monotonic>::now);
             if self.mtx.held_by_current() || t0.elapsed() > VFS_POLL_MTX_WAIT {
                 return Err(EPOLLIN | EPOLLRDNORM);
             }
-            // `poll` may sleep (native epoll's does, on `mtx`); nothing wakes us when a
-            // transfer ends, hence the short sleeps.
+            // `poll` may sleep (native epoll's does, on `mtx`); nothing wakes us when `mtx`
+            // is released, hence the short sleeps.
             fsleep(Delta::from_micros(20));
         }
     }

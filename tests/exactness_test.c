@@ -10,7 +10,8 @@
  * - removing every watch of a file dup'ed N times is linear (C's per-file f_ep list);
  * - a poll of an instance during a transfer of its level-triggered item sees the item
  *   (C's ep_events_available counts an active scan), and a poll(2) during a transfer waits
- *   for it rather than answering "ready" for items the transfer takes (C's poll takes mtx);
+ *   for it rather than answering "ready" for items the transfer takes, and one during a ctl
+ *   re-polls the items rather than answering from the list (C's poll takes mtx);
  * - a FIFO named "[eventpoll]" is not taken for a native epoll instance (C's is_file_epoll
  *   compares f_op);
  * - the debugfs picture shows no kernel address;
@@ -399,6 +400,65 @@ TEST_F_TIMEOUT(exact, vfs_poll_during_a_transfer_waits_for_it, 120)
 	EXPECT_EQ(0, spurious);
 	for (int i = 0; i < QUIET_ITEMS; i++)
 		close(efd[i]);
+}
+
+/*
+ * A poll(2) of an instance while another thread's ctl holds its lock re-polls the ready
+ * list's items, as native's does once it has the lock: a pipe made readable and read back
+ * leaves a quiet level-triggered item on the ready list, and while a second thread loops
+ * EPOLL_CTL_MOD on an idle eventfd, every poll must answer 0. (A poll that answered from the
+ * list whenever the lock was busy for anything but a transfer said POLLIN for about one poll
+ * in four.) Rounds stop at ROUNDS or after 2 s.
+ */
+struct modder {
+	bool native;
+	int ep, fd;
+	volatile bool stop;
+	long mods;
+};
+
+static void *mod_loop(void *arg)
+{
+	struct modder *m = arg;
+
+	while (!m->stop) {
+		if (ep_ctl(m->native, m->ep, EPOLL_CTL_MOD, m->fd, EPOLLIN, 7))
+			break;
+		m->mods++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(exact, vfs_poll_during_a_ctl_re_polls_the_items, 60)
+{
+	struct modder m = { .native = variant->native, .ep = self->ep };
+	int p[2], spurious = 0, rounds = 0;
+	pthread_t t;
+	double end;
+	char c;
+
+	ASSERT_EQ(0, pipe(p));
+	m.fd = eventfd(0, 0);
+	ASSERT_LE(0, m.fd);
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 1));
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, m.fd, EPOLLIN, 7));
+	ASSERT_EQ(0, pthread_create(&t, NULL, mod_loop, &m));
+	for (end = secs() + 2; rounds < 20000 && secs() < end; rounds++) {
+		struct pollfd pfd = { .fd = self->ep, .events = POLLIN };
+
+		/* Ready, then quiet: on the ready list, not ready. */
+		ASSERT_EQ(1, write(p[1], "x", 1));
+		ASSERT_EQ(1, read(p[0], &c, 1));
+		spurious += poll(&pfd, 1, 0) != 0;
+	}
+	m.stop = true;
+	pthread_join(t, NULL);
+	TH_LOG("%d polls during %ld MODs: %d answered ready", rounds, m.mods, spurious);
+	EXPECT_LT(1000, m.mods);
+	EXPECT_EQ(0, spurious);
+	close(m.fd);
+	close(p[0]);
+	close(p[1]);
 }
 
 /*
