@@ -26,8 +26,9 @@ use crate::{
 const BATCH: usize = 16;
 
 /// How long a poll through the VFS waits for `mtx` held by another task (see
-/// `EventPoll::lock_tree_for_vfs_poll`): far longer than a WAIT's transfer or a ctl (tens of
-/// microseconds; milliseconds under KASAN and TCG), short enough that a cycle through a
+/// `EventPoll::lock_tree_for_vfs_poll`): longer than a WAIT's transfer or a ctl (tens of
+/// microseconds; milliseconds under KASAN and TCG, where a transfer of 2,000 quiet items
+/// comes near it), short enough that a cycle through a
 /// native epoll instance with a thread on each side costs a pause, not a hang.
 const VFS_POLL_MTX_WAIT: Delta = Delta::from_millis(50);
 

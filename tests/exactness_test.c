@@ -333,7 +333,12 @@ TEST_F_TIMEOUT(exact, poll_during_a_transfer_sees_the_item, 60)
  * task holds the instance's lock reports an event nobody can get (the kernel selftest
  * epoll58's failure, seen on the device only). Rounds re-arm the items.
  */
-#define QUIET_ITEMS 2000
+/*
+ * The transfer must stay well inside the poll's 50 ms bound on every kernel we run, or the
+ * test measures the bound (documented) instead of the wait: 2,000 items took about 50 ms on
+ * the debug kernel under TCG on a slow day (2 of 40 polls timed out), 1,000 half that.
+ */
+#define QUIET_ITEMS 1000
 #define QUIET_ROUNDS 20
 
 struct quiet_waiter {

@@ -8,8 +8,8 @@
 # device; a test that fails natively too is skipped. Nothing is run twice: several of these
 # tests race threads against fixed sleeps, and a device that loses such a race where native
 # epoll wins is a difference to find (tests/selftest_flakes.sh measures each test alone, many
-# times, on both sides). Both programs are built with the harness's per-test hang guard at
-# 90 s, not 30 (selftest_guard.h: under TCG native epoll itself needs 20-22 s of epoll65).
+# times, on both sides). On the test kernel the harness's per-test hang guard is 90 s, not 30,
+# for both sides (selftest_guard.h: under TCG native epoll itself needs 20-22 s of epoll65).
 #
 # One exception, measured, and no second chance: a test whose race is lost natively too (its own
 # timing, whatever the epoll) cannot be judged by one run on each side. epoll58 is one: two

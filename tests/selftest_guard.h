@@ -6,18 +6,33 @@
  * uses two thirds of it in epoll65 (64 threads making 100,000 epoll_wait(0) calls each on one
  * level-triggered item): 19.8-22.0 s natively, 25.0-29.4 s on the device (five runs each, one
  * boot, test kernel), which then failed one `make check` of five by timeout (a kernel build ran
- * beside it at nice 19), with every wait answered correctly. A guard that native epoll passes by 27 % cannot judge a device that is
- * 1.2-1.3x native's speed there (that gap is the event path's cost, measured by `make bench`).
- * So the guard is three times the harness's: a hang is still a failure, 90 s later.
+ * beside it at nice 19), with every wait answered correctly. A guard that native epoll passes
+ * by 27 % cannot judge a device that is 1.2-1.3x native's speed there (that gap is the event
+ * path's cost, measured by `make bench`).
  *
- * The harness defines TEST_TIMEOUT_DEFAULT unconditionally and uses it where each TEST()
- * expands, so it is redefined here, after the harness, which the test's own #include then
- * skips (include guard). _GNU_SOURCE first, as the tests define it before any header.
+ * So RUST_EPOLL_SELFTEST_TIMEOUT, when set, replaces the default guard of every test that has
+ * it (scripts/check sets 90 s for the test kernel: a hang still fails, 60 s later). The debug
+ * kernel's run keeps 30 s, as it has passed with (epoll65's times there are not measured; a
+ * test that fails natively is not judged). Set after every test has
+ * registered (the harness's constructors run at KSELFTEST_PRIO_TEST; its list's `next` ends
+ * in NULL). _GNU_SOURCE first, as the tests define it before any header.
  */
 #ifndef RUST_EPOLL_SELFTEST_GUARD_H
 #define RUST_EPOLL_SELFTEST_GUARD_H
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include "kselftest_harness.h"
-#undef TEST_TIMEOUT_DEFAULT
-#define TEST_TIMEOUT_DEFAULT (3 * 30)
+
+static void __attribute__((constructor(KSELFTEST_PRIO_XFAIL + 1))) rust_epoll_selftest_guard(void)
+{
+	const char *v = getenv("RUST_EPOLL_SELFTEST_TIMEOUT");
+	int t = v ? atoi(v) : 0;
+
+	if (t <= 0)
+		return;
+	for (struct __fixture_metadata *f = __fixture_list; f; f = f->next)
+		for (struct __test_metadata *m = f->tests; m; m = m->next)
+			if (m->timeout == TEST_TIMEOUT_DEFAULT)
+				m->timeout = t;
+}
 #endif
