@@ -298,7 +298,8 @@ TEST_F(ep, closing_a_watched_instance)
 /*
  * Open-watch-close, 10,000 times (or as many as 60 s allow, at least 1,000), while a writer
  * thread writes into (and closes) the write ends: wake-ups race with the release of the read
- * ends and of the write ends themselves. Every record names the current round's pipe; nothing is left watched at the end.
+ * ends and of the write ends themselves. Every record names the current round's pipe;
+ * nothing is left watched at the end.
  */
 struct churn {
 	int slot;	/* a write end handed to the writer, or -1 */
