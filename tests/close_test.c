@@ -472,6 +472,7 @@ struct sleeper {
 	int epfd;
 	int n;
 	int64_t ms;
+	volatile bool started;
 };
 
 static void *sleeper(void *arg)
@@ -480,6 +481,7 @@ static void *sleeper(void *arg)
 	struct epoll_event ev;
 	int64_t start = now_ms();
 
+	s->started = true;
 	s->n = ep_wait(s->native, s->epfd, &ev, 1, 300);
 	s->ms = now_ms() - start;
 	return NULL;
@@ -497,6 +499,9 @@ TEST(close_instance_while_waiting)
 			ASSERT_EQ(0, pipe(p));
 			ASSERT_EQ(0, ep_ctl(native, s.epfd, EPOLL_CTL_ADD, p[0], EPOLLIN, 1));
 			ASSERT_EQ(0, pthread_create(&t, NULL, sleeper, &s));
+			/* Closed 50 ms after the sleeper is about to wait, however late it started. */
+			while (!s.started)
+				usleep(1000);
 			usleep(50000);
 			close(s.epfd);
 			close(p[0]);	/* and the watched file */

@@ -81,8 +81,11 @@ static double build_layers(bool native, int levels, int width, int *res)
 /*
  * 4 levels of 32 instances: 3,072 ADDs, each a full check (an instance into an instance).
  * Without the memo each walks up to 32^3 paths; with it, the instances once each. The device
- * must take at most twice native's time (plus 100 ms for the machine's noise), with the same
- * result for every ADD.
+ * must take at most four times native's time (plus 100 ms), with the same result for every
+ * ADD. (The unmemoized walk took 90x native's time here, 25.5 s against 0.275 s; the
+ * memoized one about native's own, 0.11-0.29 s against 0.10-0.27 s over one round of runs.
+ * The bound was twice native plus 100 ms; on a machine 1.5x slower the fixed 100 ms covers
+ * less of the noise between two best-of-three times.)
  */
 TEST_F_TIMEOUT(both, layered_loop_check_is_linear, 300)
 {
@@ -98,7 +101,7 @@ TEST_F_TIMEOUT(both, layered_loop_check_is_linear, 300)
 		ASSERT_EQ(0, memcmp(rd, rn, sizeof(rd)));
 	}
 	TH_LOG("%d levels of %d: device %.3f s, native %.3f s (best of 3)", L, W, td, tn);
-	EXPECT_LE(td, 2 * tn + 0.1);
+	EXPECT_LE(td, 4 * tn + 0.1);
 }
 
 /*
@@ -199,7 +202,7 @@ TEST_F_TIMEOUT(both, path_limits_hold_under_a_race, 120)
 /*
  * One eventfd dup'ed N times, every dup watched by one instance, then every watch deleted:
  * each DEL must find its watch on the file's list in O(1), as native epoll's f_ep does, not
- * walk every watch of the file. The device's DELs may take at most twice native's.
+ * walk every watch of the file. The device's DELs may take at most four times native's.
  */
 static double dup_watches_del(bool native, int n)
 {
@@ -240,7 +243,8 @@ TEST_F_TIMEOUT(both, del_of_many_watches_of_one_file_is_linear, 300)
 		td = r ? fmin(td, d) : d;
 	}
 	TH_LOG("DEL of %d watches of one file: device %.3f s, native %.3f s (best of 3)", N, td, tn);
-	EXPECT_LE(td, 2 * tn + 0.02);
+	/* The per-bucket chain walk was 31x native at this size (quadratic): 4x leaves the noise. */
+	EXPECT_LE(td, 4 * tn + 0.02);
 }
 
 FIXTURE(exact) {
@@ -334,12 +338,28 @@ TEST_F_TIMEOUT(exact, poll_during_a_transfer_sees_the_item, 60)
  * epoll58's failure, seen on the device only). Rounds re-arm the items.
  */
 /*
- * The transfer must stay well inside the poll's 50 ms bound on every kernel we run, or the
- * test measures the bound (documented) instead of the wait: 2,000 items took about 50 ms on
- * the debug kernel under TCG on a slow day (2 of 40 polls timed out), 1,000 half that.
+ * The transfer should stay inside the poll's 50 ms bound (wait.rs, VFS_POLL_MTX_WAIT), or the
+ * poll answers "ready" unverified once the bound is spent, as documented: 2,000 items took
+ * about 50 ms on the debug kernel under TCG on a slow day (2 of 40 polls reached the bound),
+ * 1,000 half that. A poll that answered "ready" only after BOUND_NEAR is that documented
+ * answer, counted apart; the bug answered at once (in microseconds, while the lock was held).
+ * The test still needs polls that met a WAIT and answered 0, or it tested nothing.
  */
 #define QUIET_ITEMS 1000
 #define QUIET_ROUNDS 20
+#define BOUND_NEAR 0.045
+
+/* One poll(2) of `ep` for POLLIN, timeout 0: 0 if quiet; 1 if ready at once; 2 if ready only
+ * after BOUND_NEAR s (the device's bounded wait for its lock ran out). */
+static int poll_quiet(int ep)
+{
+	struct pollfd pfd = { .fd = ep, .events = POLLIN };
+	double t0 = secs();
+
+	if (poll(&pfd, 1, 0) == 0)
+		return 0;
+	return secs() - t0 < BOUND_NEAR ? 1 : 2;
+}
 
 struct quiet_waiter {
 	bool native;
@@ -362,7 +382,7 @@ static void *quiet_wait(void *arg)
 TEST_F_TIMEOUT(exact, vfs_poll_during_a_transfer_waits_for_it, 120)
 {
 	static int efd[QUIET_ITEMS];
-	int spurious = 0, polls = 0, during = 0;
+	int spurious = 0, bounded = 0, polls = 0, during = 0, quiet_during = 0;
 	uint64_t v = 1;
 
 	raise_nofile(QUIET_ITEMS + 64);
@@ -390,19 +410,24 @@ TEST_F_TIMEOUT(exact, vfs_poll_during_a_transfer_waits_for_it, 120)
 		for (double t0 = secs(); secs() < t0 + 100e-6;)
 			;
 		while (!q.done) {
-			struct pollfd pfd = { .fd = self->ep, .events = POLLIN };
+			bool in_wait = !q.done;
+			int r = poll_quiet(self->ep);
 
 			polls++;
-			during += !q.done;
-			spurious += poll(&pfd, 1, 0) != 0;
+			during += in_wait;
+			quiet_during += in_wait && r == 0;
+			spurious += r == 1;
+			bounded += r == 2;
 		}
 		pthread_join(t, NULL);
 		pthread_barrier_destroy(&q.go);
 		EXPECT_EQ(0, q.got);
 	}
-	TH_LOG("%d rounds of %d quiet items: %d polls (%d begun during the WAIT), %d answered ready",
-	       QUIET_ROUNDS, QUIET_ITEMS, polls, during, spurious);
+	TH_LOG("%d rounds of %d quiet items: %d polls (%d begun during the WAIT, %d of them quiet), "
+	       "%d answered ready at once, %d after the bound", QUIET_ROUNDS, QUIET_ITEMS, polls,
+	       during, quiet_during, spurious, bounded);
 	EXPECT_EQ(0, spurious);
+	EXPECT_LT(0, quiet_during);
 	for (int i = 0; i < QUIET_ITEMS; i++)
 		close(efd[i]);
 }
@@ -413,7 +438,8 @@ TEST_F_TIMEOUT(exact, vfs_poll_during_a_transfer_waits_for_it, 120)
  * leaves a quiet level-triggered item on the ready list, and while a second thread loops
  * EPOLL_CTL_MOD on an idle eventfd, every poll must answer 0. (A poll that answered from the
  * list whenever the lock was busy for anything but a transfer said POLLIN for about one poll
- * in four.) Rounds stop at ROUNDS or after 2 s.
+ * in four.) Rounds stop at ROUNDS or after 2 s. A "ready" that took the device's whole bound
+ * (the MOD thread kept the lock, or won every trylock, for 50 ms) is counted apart, as above.
  */
 struct modder {
 	bool native;
@@ -437,7 +463,7 @@ static void *mod_loop(void *arg)
 TEST_F_TIMEOUT(exact, vfs_poll_during_a_ctl_re_polls_the_items, 60)
 {
 	struct modder m = { .native = variant->native, .ep = self->ep };
-	int p[2], spurious = 0, rounds = 0;
+	int p[2], spurious = 0, bounded = 0, rounds = 0;
 	pthread_t t;
 	double end;
 	char c;
@@ -449,18 +475,22 @@ TEST_F_TIMEOUT(exact, vfs_poll_during_a_ctl_re_polls_the_items, 60)
 	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, m.fd, EPOLLIN, 7));
 	ASSERT_EQ(0, pthread_create(&t, NULL, mod_loop, &m));
 	for (end = secs() + 2; rounds < 20000 && secs() < end; rounds++) {
-		struct pollfd pfd = { .fd = self->ep, .events = POLLIN };
+		int r;
 
 		/* Ready, then quiet: on the ready list, not ready. */
 		ASSERT_EQ(1, write(p[1], "x", 1));
 		ASSERT_EQ(1, read(p[0], &c, 1));
-		spurious += poll(&pfd, 1, 0) != 0;
+		r = poll_quiet(self->ep);
+		spurious += r == 1;
+		bounded += r == 2;
 	}
 	m.stop = true;
 	pthread_join(t, NULL);
-	TH_LOG("%d polls during %ld MODs: %d answered ready", rounds, m.mods, spurious);
+	TH_LOG("%d polls during %ld MODs: %d answered ready at once, %d after the bound", rounds,
+	       m.mods, spurious, bounded);
 	EXPECT_LT(1000, m.mods);
 	EXPECT_EQ(0, spurious);
+	EXPECT_LT(bounded, rounds / 2);
 	close(m.fd);
 	close(p[0]);
 	close(p[1]);

@@ -342,8 +342,8 @@ TEST_F(rg, wait_woken_by_append)
 	t0 = now_ms();
 	EXPECT_EQ(0, ep_wait(false, self->g.ep, ev, 4, 100));
 	EXPECT_GE(now_ms() - t0, 100);
-	pthread_create(&t, NULL, write_later, &d);
 	t0 = now_ms();
+	pthread_create(&t, NULL, write_later, &d);
 	EXPECT_EQ(0, ep_wait(false, self->g.ep, ev, 4, 10000));
 	dt = now_ms() - t0;
 	pthread_join(t, NULL);

@@ -258,14 +258,24 @@ TEST_F(ep, efault_keeps_events)
 	close(q[1]);
 }
 
+/*
+ * Five WAITs with timeout 0, the fastest under 50 ms: a timeout of 0 taken as a sleep shows
+ * in every one, while a vCPU the host descheduled (TCG) delays one at most.
+ */
 TEST_F(ep, timeout_zero_returns_at_once)
 {
 	struct epoll_event ev;
-	int64_t t0 = now_ms();
+	int64_t best = INT64_MAX;
 
 	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
-	EXPECT_EQ(0, WAIT(&ev, 1, 0));
-	EXPECT_LT(now_ms() - t0, 50);
+	for (int i = 0; i < 5; i++) {
+		int64_t t0 = now_ms(), dt;
+
+		EXPECT_EQ(0, WAIT(&ev, 1, 0));
+		dt = now_ms() - t0;
+		best = dt < best ? dt : best;
+	}
+	EXPECT_LT(best, 50);
 }
 
 TEST_F(ep, timeout_100ms)
@@ -289,11 +299,15 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* epoll_pwait2's nanosecond timeout: 1.5 ms is neither rounded to 0 nor up to a jiffy. */
+/*
+ * epoll_pwait2's nanosecond timeout: 1.5 ms is neither rounded to 0 (every wait lasts at least
+ * that) nor up to a 100 Hz jiffy (the fastest of five is under 10 ms; one wait the host
+ * delayed does not decide). A timeout of 0 returns at once (the fastest of five under 50 ms).
+ */
 TEST_F(ep, nanosecond_timeout)
 {
 	struct epoll_event ev;
-	int64_t t0, dt;
+	int64_t t0, dt, best = INT64_MAX;
 
 	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 0));
 	for (int i = 0; i < 5; i++) {
@@ -301,11 +315,17 @@ TEST_F(ep, nanosecond_timeout)
 		ASSERT_EQ(0, ep_wait_ns(variant->native, self->epfd, &ev, 1, 1500000));
 		dt = now_ns() - t0;
 		EXPECT_GE(dt, 1500000);
-		EXPECT_LT(dt, 50000000);
+		best = dt < best ? dt : best;
 	}
-	t0 = now_ns();
-	EXPECT_EQ(0, ep_wait_ns(variant->native, self->epfd, &ev, 1, 0));
-	EXPECT_LT(now_ns() - t0, 50000000);
+	EXPECT_LT(best, 10000000);
+	best = INT64_MAX;
+	for (int i = 0; i < 5; i++) {
+		t0 = now_ns();
+		EXPECT_EQ(0, ep_wait_ns(variant->native, self->epfd, &ev, 1, 0));
+		dt = now_ns() - t0;
+		best = dt < best ? dt : best;
+	}
+	EXPECT_LT(best, 50000000);
 	put(self->p[1]);
 	EXPECT_EQ(1, ep_wait_ns(variant->native, self->epfd, &ev, 1, -1));
 }
@@ -935,7 +955,7 @@ TEST(unload_refused_while_open)
  * two wait, one writes and drains. Each WAIT's records name watched pipes, each at most once
  * per call; the kernel (KASAN/lockdep when on, vm-run's dmesg check always) checks the rest.
  */
-enum { STRESS_PIPES = 64, STRESS_MS = 3000 };
+enum { STRESS_PIPES = 64, STRESS_MS = 3000, STRESS_MAX_MS = 30000, STRESS_WORK = 1000 };
 
 struct stress {
 	bool native;
@@ -946,12 +966,27 @@ struct stress {
 	long waits, events, ctls;
 };
 
+/*
+ * Whether the threads go on: for STRESS_MS, then until STRESS_WORK ctls and events have been
+ * made (a slow kernel runs longer rather than less), at most STRESS_MAX_MS.
+ */
+static bool stress_on(struct stress *s)
+{
+	int64_t t = now_ms();
+
+	if (t < s->end)
+		return true;
+	return t < s->end - STRESS_MS + STRESS_MAX_MS &&
+	       (__atomic_load_n(&s->ctls, __ATOMIC_RELAXED) < STRESS_WORK ||
+		__atomic_load_n(&s->events, __ATOMIC_RELAXED) < STRESS_WORK);
+}
+
 static void *stress_ctl(void *arg)
 {
 	struct stress *s = arg;
 	unsigned int seed = 1;
 
-	while (now_ms() < s->end) {
+	while (stress_on(s)) {
 		int i = rand_r(&seed) % STRESS_PIPES, op = 1 + rand_r(&seed) % 3;
 		uint32_t ev = (rand_r(&seed) & 1 ? EPOLLIN : EPOLLOUT) | (rand_r(&seed) & 1 ? EPOLLET : 0);
 
@@ -966,7 +1001,7 @@ static void *stress_wait(void *arg)
 	struct stress *s = arg;
 	struct epoll_event ev[16];
 
-	while (now_ms() < s->end) {
+	while (stress_on(s)) {
 		int n = ep_wait(s->native, s->epfd, ev, 16, 10);
 		int seen[STRESS_PIPES * 2] = { 0 };
 
@@ -994,7 +1029,7 @@ static void *stress_io(void *arg)
 	unsigned int seed = 2;
 	char buf[64];
 
-	while (now_ms() < s->end) {
+	while (stress_on(s)) {
 		int i = rand_r(&seed) % STRESS_PIPES;
 
 		if (rand_r(&seed) & 1)
@@ -1024,7 +1059,7 @@ TEST_F_TIMEOUT(ep, stress_ctl_wait_write, 60)
 		pthread_join(t[i], NULL);
 	TH_LOG("%ld ctls, %ld waits, %ld events", s.ctls, s.waits, s.events);
 	EXPECT_EQ(0, s.bad);
-	/* It ran (a floor, not a speed: the debug kernel under load manages a few hundred). */
+	/* It ran (a floor, not a speed: the debug kernel under load made a few hundred in 3 s). */
 	EXPECT_GT(s.ctls, 100);
 	EXPECT_GT(s.events, 100);
 	for (int i = 0; i < STRESS_PIPES; i++) {
