@@ -461,14 +461,13 @@ impl EventPoll {
     }
 }
 
-/// Whether the user range `[addr, addr + len)` is below the user address limit
-/// (`access_ok`): WAIT refuses a buffer outside it with EFAULT before anything else, as
-/// `ep_check_params` does.
+/// `access_ok(addr, len)` as x86-64's `__access_ok` computes it for a size that is not a
+/// compile-time constant: `addr + len`, without overflow, at most `USER_PTR_MAX`. WAIT refuses
+/// a buffer outside it with EFAULT before anything else, as `ep_check_params` does. (The end
+/// itself is compared, not its last byte: a buffer ending one byte past `USER_PTR_MAX` is
+/// refused natively, and was accepted here.)
 fn access_ok(addr: u64, len: usize) -> bool {
     // SAFETY: `USER_PTR_MAX` is set once at boot and only read afterwards.
     let max = unsafe { core::ptr::addr_of!(bindings::USER_PTR_MAX).read() } as u64;
-    match addr.checked_add(len as u64) {
-        Some(end) => end == 0 || end - 1 <= max,
-        None => false,
-    }
+    addr.checked_add(len as u64).is_some_and(|end| end <= max)
 }

@@ -216,6 +216,34 @@ TEST_F(ep, maxevents_einval)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+/*
+ * The buffer's end at the top of the user address range: accepted up to USER_PTR_MAX
+ * (x86-64's access_ok compares the end, addr + len), refused with EFAULT one byte past it.
+ * Nothing is ready, so nothing is written either way. The limit is 4-level paging's unless
+ * native epoll accepts 5-level paging's.
+ */
+TEST_F(ep, buffer_end_at_user_limit)
+{
+#if defined(__x86_64__)
+	const uint64_t l4 = 0x7ffffffff000ULL, l5 = 0xfffffffffff000ULL;
+	int nat = epoll_create1(0);
+	uint64_t lim;
+
+	ASSERT_LE(0, nat);
+	lim = epoll_wait(nat, (struct epoll_event *)(uintptr_t)(l5 - 12), 1, 0) == 0 ? l5 : l4;
+	close(nat);
+	ASSERT_EQ(0, ADD(self->p[0], EPOLLIN, 1));
+	for (uint64_t end = lim - 1; end <= lim + 1; end++) {
+		errno = 0;
+		EXPECT_EQ(end <= lim ? 0 : -1, WAIT((struct epoll_event *)(uintptr_t)(end - 12), 1, 0))
+			TH_LOG("end %#llx", (unsigned long long)end);
+		EXPECT_EQ(end <= lim ? 0 : EFAULT, errno);
+	}
+#else
+	SKIP(return, "the limit tested is x86-64's");
+#endif
+}
+
 /* An unwritable buffer gives EFAULT, and the event is still there afterwards. */
 TEST_F(ep, efault_keeps_events)
 {
