@@ -19,8 +19,9 @@
  * open()'s errno, unless RUST_EPOLL_FALLBACK=1, which falls back to native epoll (so that a
  * test can never pass on native epoll by accident).
  *
- * Known limits: an invalid `struct epoll_event *` given to epoll_ctl faults in the shim
- * (native epoll returns EFAULT), and fds duplicated by fcntl(F_DUPFD) are found by fstat. A
+ * Known limits: an invalid `struct epoll_event *` given to epoll_ctl, or `struct timespec *`
+ * given to epoll_pwait2, faults in the shim (native epoll returns EFAULT); fds duplicated by
+ * fcntl(F_DUPFD), inherited across exec or received over a socket are found by fstat. A
  * wrapped call made inside the shim's own dlsym() is a plain system call (no cancellation
  * point). x86-64 only (raw_syscall()).
  */
@@ -234,8 +235,19 @@ static int is_ours(int fd)
 		kind = atomic_load_explicit(&fd_kind[fd], memory_order_relaxed);
 	if (kind != UNKNOWN)
 		return kind == OURS;
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || !device_rdev)
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
 		return 0;
+	/*
+	 * A character device before this process made an instance of its own: one it inherited
+	 * across exec or received over a socket. The device node says which number is ours.
+	 */
+	if (!atomic_load(&device_rdev)) {
+		struct stat dev;
+
+		if (stat(RUST_EPOLL_DEVICE, &dev) || !S_ISCHR(dev.st_mode))
+			return 0;
+		atomic_store(&device_rdev, dev.st_rdev);
+	}
 	kind = st.st_rdev == atomic_load(&device_rdev) ? OURS : NOT_OURS;
 	set_kind(fd, kind);
 	return kind == OURS;

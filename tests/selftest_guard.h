@@ -11,9 +11,8 @@
  * path's cost, measured by `make bench`).
  *
  * So RUST_EPOLL_SELFTEST_TIMEOUT, when set, replaces the default guard of every test that has
- * it (scripts/check sets 90 s for the test kernel: a hang still fails, 60 s later). The debug
- * kernel's run keeps 30 s, as it has passed with (epoll65's times there are not measured; a
- * test that fails natively is not judged). Set after every test has
+ * it (scripts/common.sh: 90 s for the test kernel, 180 s for the debug kernel, whose KASAN and
+ * lockdep make every call several times slower; a hang still fails). Set after every test has
  * registered (the harness's constructors run at KSELFTEST_PRIO_TEST; its list's `next` ends
  * in NULL). _GNU_SOURCE first, as the tests define it before any header.
  */

@@ -164,6 +164,32 @@ TEST(pwait2_through_syscall)
 }
 
 /* Without the device: the call fails with open()'s errno, unless fallback is asked for. */
+/*
+ * An instance the process did not create through the shim (inherited across exec, received
+ * over a socket; here opened directly, before any epoll_create): still the device's, so
+ * epoll_ctl and epoll_wait on it work (they went to native epoll, EINVAL, while the shim knew
+ * the device's number only from its own epoll_create).
+ */
+TEST(instance_not_made_by_the_shim)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 5 };
+	int ep, p[2];
+
+	if (!device_present())
+		SKIP(return, "no /dev/rust_epoll");
+	ep = open("/dev/rust_epoll", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev)) TH_LOG("errno %d", errno);
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	ev.data.u64 = 0;
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 1000));
+	EXPECT_EQ(5, ev.data.u64);
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
 TEST(device_missing)
 {
 	int ep;
