@@ -406,7 +406,9 @@ impl Epitem {
 
     /// Polls the target for its current events, masked by the requested ones (`ep_item_poll`
     /// without a queue procedure). A target being released has none. Caller holds `mtx` at
-    /// nesting `depth` (see `mutex.rs`), the tree being the proof.
+    /// nesting `depth` (see `mutex.rs`), the tree being the proof. Inline: it is WAIT's
+    /// per-item step, and out of line it cost a frame and a poll table's set-up per item.
+    #[inline]
     pub(crate) fn poll(&self, mtx: &crate::rbtree::RbTree, depth: u32) -> u32 {
         let events = self.events(mtx);
         let mut pt = PollTable::new(None, events);

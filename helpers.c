@@ -8,7 +8,8 @@
  *   current's signal fields are handled here, in C.
  * - Nested locking (for mutex.rs and waitqueue.rs): mutex_lock_nested() is a macro without
  *   lockdep, and a wake-up under a nesting subclass is spin_lock_irqsave_nested() around
- *   __wake_up_locked_key(), as fs/eventpoll.c's ep_poll_safewake() does.
+ *   __wake_up_locked_key(), as fs/eventpoll.c's ep_poll_safewake() does. Whether current
+ *   holds a mutex is __mutex_owner(), private to kernel/locking/.
  * - The file release hook (for release.rs): fs/eventpoll.c is called by __fput() through
  *   eventpoll_release(); a module is not, so an ftrace callback on __fput() calls
  *   release.rs instead, and checks that it is still being called (see below).
@@ -16,7 +17,8 @@
  *   are static inline; ep_item_poll() is done here in one call (try-get, poll, put).
  * - Reporting events (for wait.rs): epoll_put_uevent() is static inline; records are written
  *   as native epoll writes them, two stores in one user-access section each.
- * - spin_trylock_irqsave() (for irqlock.rs) and fatal_signal_pending() are static inline.
+ * - spin_trylock_irqsave() (for irqlock.rs) and fatal_signal_pending() are static inline, as
+ *   is spin_unlock_irq() without preemption.
  * - EPOLLWAKEUP (for wakeup.rs): a wakeup source named after a dentry needs a name snapshot.
  * - Native epoll's files (for device.rs): eventpoll_fops is static; its ->poll is recognised
  *   by name, through kallsyms.
@@ -63,6 +65,7 @@
 int rust_epoll_set_user_sigmask(const sigset_t __user *umask, size_t sigsetsize);
 void rust_epoll_restore_sigmask_unless(bool interrupted);
 void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass);
+bool rust_epoll_mutex_held_by_current(struct mutex *lock);
 void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass,
 			       u8 *nests);
 int rust_epoll_release_hook_register(void);
@@ -74,6 +77,8 @@ __poll_t rust_epoll_item_poll(struct file *file, const s8 *state, poll_table *pt
 size_t rust_epoll_put_events(struct epoll_event __user *uevents,
 			     const struct epoll_event *records, size_t n);
 bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
+void rust_epoll_spin_unlock_irq(spinlock_t *lock);
+void rust_epoll_assert_irqs_enabled(void);
 bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
 int rust_epoll_native_epoll_known(void);
 bool rust_epoll_fatal_signal_pending(void);
@@ -311,6 +316,22 @@ bool rust_epoll_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
 	return true;
 }
 
+#ifdef CONFIG_PROVE_LOCKING
+/* irqlock.rs's lock_irq() is spin_lock_irq(): only where interrupts are on. */
+void rust_epoll_assert_irqs_enabled(void)
+{
+	lockdep_assert_irqs_enabled();
+}
+#endif
+
+#ifdef CONFIG_INLINE_SPIN_UNLOCK_IRQ
+/* Without preemption spin_unlock_irq() is inline: no _raw_spin_unlock_irq() to call. */
+void rust_epoll_spin_unlock_irq(spinlock_t *lock)
+{
+	spin_unlock_irq(lock);
+}
+#endif
+
 /*
  * Whether @fop is native epoll's eventpoll_fops, which is static: its ->poll is
  * ep_eventpoll_poll(), by name. device.rs asks once, then compares f_op pointers.
@@ -417,6 +438,21 @@ bool rust_epoll_wakeup_source_active(struct wakeup_source *ws)
 void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass)
 {
 	mutex_lock_nested(lock, subclass);
+}
+
+/*
+ * Whether current holds @lock (for mutex.rs, on a rare path): kernel/locking/mutex.h's
+ * __mutex_owner() == current. That header is private and mutex_get_owner() is not exported;
+ * the owner word is public in struct mutex: the owning task's pointer, its low bits
+ * (MUTEX_FLAGS, 0x07) flags; under PREEMPT_RT the rt_mutex's owner, bit 0 a flag.
+ */
+bool rust_epoll_mutex_held_by_current(struct mutex *lock)
+{
+#ifdef CONFIG_PREEMPT_RT
+	return ((unsigned long)READ_ONCE(lock->rtmutex.owner) & ~1UL) == (unsigned long)current;
+#else
+	return (atomic_long_read(&lock->owner) & ~0x07UL) == (unsigned long)current;
+#endif
 }
 
 /*

@@ -9,11 +9,14 @@
 //! and so does this. `kernel::sync::Mutex` has no nested lock, so this is the one lock type
 //! of the module's own, over the C mutex.
 //!
-//! It also remembers which task holds it ([`NestedMutex::held_by_current`]): a poll through the
-//! VFS that finds `mtx` busy waits for it a while (`wait.rs`), except when the holder is the
+//! It also says whether this task holds it ([`NestedMutex::held_by_current`]): a poll through
+//! the VFS that finds `mtx` busy waits for it a while (`wait.rs`), except when the holder is the
 //! polling task itself, further up its own stack (a cycle through a native epoll instance),
-//! which nothing would ever release. The C mutex knows its owner too, but only
-//! kernel/locking/mutex.h reads it.
+//! which nothing would ever release. The C mutex's own owner word answers that (read in
+//! `helpers.c`: kernel/locking/mutex.h, which decodes it, is private, and `mutex_get_owner()` is
+//! not exported). The mutex keeps no owner of its own: that record cost three out-of-line calls
+//! (`current`, two atomic stores) inside every WAIT's critical section, for a question asked only
+//! on the rare busy path of a poll through the VFS.
 
 use core::{
     cell::UnsafeCell,
@@ -22,13 +25,13 @@ use core::{
 use kernel::{
     bindings,
     prelude::*,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        LockClassKey,
-    },
-    task::Task,
+    sync::LockClassKey,
     types::{NotThreadSafe, Opaque},
 };
+
+extern "C" {
+    fn rust_epoll_mutex_held_by_current(lock: *mut bindings::mutex) -> bool;
+}
 
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 extern "C" {
@@ -45,11 +48,6 @@ pub(crate) struct NestedMutex<T> {
     #[pin]
     mutex: Opaque<bindings::mutex>,
     data: UnsafeCell<T>,
-    /// The task holding the mutex, or null: stored by the holder right after it locks and
-    /// cleared right before it unlocks. Only ever compared with `current`: a task sees its own
-    /// stores, so the comparison is exact for the question it answers (do I hold it?), and no
-    /// one else draws anything from it.
-    owner: Atomic<*mut bindings::task_struct>,
 }
 
 // SAFETY: The mutex serialises all access to `data`, so sending or sharing the lock is as safe
@@ -71,13 +69,18 @@ impl<T> NestedMutex<T> {
                 bindings::__mutex_init(slot, name.as_char_ptr(), key.as_ptr())
             }),
             data: UnsafeCell::new(data),
-            owner: Atomic::new(core::ptr::null_mut()),
         })
     }
 
     /// Whether this task holds the mutex (taken further up its own stack).
+    ///
+    /// Exact for that question: the C mutex's owner word names (flag bits aside) this task from
+    /// its lock to its unlock, and otherwise only while the mutex is being handed to it as it
+    /// sleeps in `mutex_lock()`, when it cannot be asking; other tasks' changes to the word
+    /// (their locks, unlocks, flag bits) never make it name this task.
     pub(crate) fn held_by_current(&self) -> bool {
-        self.owner.load(Relaxed) == Task::current_raw()
+        // SAFETY: The mutex is initialised and pinned; the helper only reads its owner word.
+        unsafe { rust_epoll_mutex_held_by_current(self.mutex.get()) }
     }
 
     /// Locks the mutex, telling lockdep it is taken `depth` levels inside others of its class.
@@ -94,7 +97,6 @@ impl<T> NestedMutex<T> {
             let _ = depth;
             bindings::mutex_lock(self.mutex.get())
         };
-        self.owner.store(Task::current_raw(), Relaxed);
         NestedGuard {
             lock: self,
             _not_send: NotThreadSafe,
@@ -111,7 +113,6 @@ impl<T> NestedMutex<T> {
         // The guard is made only once the lock is ours: made and dropped on failure, it would
         // unlock a mutex another task holds (lockdep caught an eager `then_some` doing that).
         if taken {
-            self.owner.store(Task::current_raw(), Relaxed);
             Some(NestedGuard {
                 lock: self,
                 _not_send: NotThreadSafe,
@@ -123,7 +124,7 @@ impl<T> NestedMutex<T> {
 }
 
 /// The mutex held; unlocks when dropped, in the task that locked it (a kernel mutex must be
-/// released by its owner, and `owner` is that task's own record): not `Send`.
+/// released by its owner): not `Send`.
 pub(crate) struct NestedGuard<'a, T> {
     lock: &'a NestedMutex<T>,
     _not_send: NotThreadSafe,
@@ -147,7 +148,6 @@ impl<T> DerefMut for NestedGuard<'_, T> {
 
 impl<T> Drop for NestedGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.owner.store(core::ptr::null_mut(), Relaxed);
         // SAFETY: We hold the mutex (we locked it in `lock_nested`), in this task.
         unsafe { bindings::mutex_unlock(self.lock.mutex.get()) };
     }

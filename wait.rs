@@ -15,6 +15,7 @@ use kernel::{
 use crate::{
     epitem::Epitem,
     eventpoll::{EventPoll, ReadyGuard, FROM_VFS},
+    irqlock::lock_irq,
     minwait::MinWait,
     mutex::NestedGuard,
     rbtree::RbTree,
@@ -204,7 +205,7 @@ impl EventPoll {
         // The previous batch's written items: level-triggered ones go back to the ready list.
         let mut written = 0;
 
-        let mut ready = self.ready.lock();
+        let mut ready = self.lock_ready_irq(&tree);
         if ready.is_empty() {
             // Nothing to scan: no scan starts, so that waiters who see none in progress sleep
             // (two waiters starting empty scans could otherwise keep each other awake: found
@@ -278,7 +279,7 @@ impl EventPoll {
             let recs =
                 unsafe { core::slice::from_raw_parts(records.as_ptr().cast::<EpollEvent>(), m) };
             written = write_records(uaddr, n, recs);
-            ready = self.ready.lock();
+            ready = self.lock_ready_irq(&tree);
             if written < m {
                 // Put back what was not written, in order, at the front of the transfer list.
                 for i in (written..m).rev() {
@@ -306,6 +307,20 @@ impl EventPoll {
             return Err(EFAULT);
         }
         Ok(n)
+    }
+
+    /// `ep->lock` as `ep_start_scan`, `ep_done_scan` and `ep_send_events` take it, with
+    /// `spin_lock_irq()`: for `send_events` and `scan_ready` only, which hold `mtx` (`_tree` is
+    /// what it guards) and this lock at most once at a time.
+    #[inline]
+    fn lock_ready_irq(&self, _tree: &RbTree) -> ReadyGuard<'_> {
+        // SAFETY: Interrupts are on. Our two callers run where sleeping is allowed: a WAIT
+        // (`send_events`) or the instance's `poll` (`scan_ready`), which takes `mtx` and so may
+        // sleep (every caller of `f_op->poll`, the VFS's and our own `Epitem::poll` under our
+        // `mtx`, polls with no spinlock held and interrupts on, as native epoll's
+        // `__ep_eventpoll_poll`, which sleeps on `mtx` too, requires); and each of them drops its
+        // guard of this lock before taking it again.
+        unsafe { lock_irq(&self.ready) }
     }
 
     /// Ends a transfer (`ep_done_scan`): what was not reported goes back to the front of the
@@ -430,7 +445,7 @@ impl EventPoll {
     /// ready, dropping the ones that are not. Caller holds `mtx` at `depth`.
     fn scan_ready(&self, tree: &RbTree, depth: u32) -> u32 {
         let mut res = 0;
-        let mut ready = self.ready.lock();
+        let mut ready = self.lock_ready_irq(tree);
         ready.as_mut().start_transfer();
         while let Some(next) = ready.as_mut().pop_transfer() {
             drop(ready);
@@ -440,7 +455,7 @@ impl EventPoll {
             // A native epoll target is not polled from here: it may be polling us (a cycle we
             // cannot see), and its mutex may be held above us. Linked means ready enough.
             let hot = epi.targets_native_epoll() || epi.poll(tree, depth) != 0;
-            ready = self.ready.lock();
+            ready = self.lock_ready_irq(tree);
             if hot {
                 ready.as_mut().unpop_transfer(epi);
                 res = EPOLLIN | EPOLLRDNORM;
