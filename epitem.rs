@@ -344,6 +344,13 @@ impl Epitem {
         self.flags & NATIVE_EPOLL != 0
     }
 
+    /// Whether the target's release took this watch: for userspace it is gone (native epoll
+    /// removes it in `eventpoll_release_file`), only its memory waits for the reap. Racy
+    /// against a release in progress, which may as well have come after the caller's look.
+    pub(crate) fn is_released(&self) -> bool {
+        self.state.load(Relaxed) == release::state::RELEASED
+    }
+
     /// The target instance, if the target is one of ours. It may have been released (then it
     /// is empty); its memory lives as long as this watch.
     pub(crate) fn child(&self) -> Option<&EventPoll> {

@@ -18,7 +18,8 @@
  * - Reporting events (for wait.rs): epoll_put_uevent() is static inline; records are written
  *   as native epoll writes them, two stores in one user-access section each.
  * - spin_trylock_irqsave() (for irqlock.rs) and fatal_signal_pending() are static inline, as
- *   is spin_unlock_irq() without preemption.
+ *   is spin_unlock_irq() without preemption; select_estimate_accuracy() (for waitqueue.rs,
+ *   the timeout's slack) is not exported.
  * - EPOLLWAKEUP (for wakeup.rs): a wakeup source named after a dentry needs a name snapshot.
  * - Native epoll's files (for device.rs): eventpoll_fops is static; its ->poll is recognised
  *   by name, through kallsyms.
@@ -41,6 +42,8 @@
 #include <linux/device.h>	/* pm_wakeup.h: wakeup_source_register() */
 #include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
+#include <linux/time64.h>
+#include <linux/timekeeping.h>
 #include <linux/signal.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -82,6 +85,7 @@ void rust_epoll_assert_irqs_enabled(void);
 bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
 int rust_epoll_native_epoll_known(void);
 bool rust_epoll_fatal_signal_pending(void);
+u64 rust_epoll_select_slack(s64 expires);
 int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
 int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
 #ifdef CONFIG_PM_SLEEP
@@ -378,6 +382,41 @@ int rust_epoll_native_epoll_known(void)
 bool rust_epoll_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+/*
+ * fs/select.c's select_estimate_accuracy() (declared in <linux/poll.h>, not exported), for
+ * an absolute CLOCK_MONOTONIC deadline in ns: the slack ep_poll() gives each sleep. The task's
+ * timer slack (0 for a real-time task: no slack at all), or the time left / 1000 (/ 200 if
+ * niced), capped at MAX_SLACK, whichever is larger; line for line as __estimate_accuracy().
+ */
+#define RUST_EPOLL_MAX_SLACK	(100 * NSEC_PER_MSEC)	/* fs/select.c's MAX_SLACK */
+u64 rust_epoll_select_slack(s64 expires)
+{
+	u64 slack = current->timer_slack_ns;
+	struct timespec64 now, tv = ns_to_timespec64(expires);
+	int divfactor = 1000;
+	long est;
+
+	if (slack == 0)
+		return 0;
+	ktime_get_ts64(&now);
+	tv = timespec64_sub(tv, now);
+	if (tv.tv_sec < 0) {
+		est = 0;
+	} else {
+		if (task_nice(current) > 0)
+			divfactor = divfactor / 5;
+		if (tv.tv_sec > RUST_EPOLL_MAX_SLACK / (NSEC_PER_SEC / divfactor)) {
+			est = RUST_EPOLL_MAX_SLACK;
+		} else {
+			est = tv.tv_nsec / divfactor;
+			est += tv.tv_sec * (NSEC_PER_SEC / divfactor);
+			if (est > RUST_EPOLL_MAX_SLACK)
+				est = RUST_EPOLL_MAX_SLACK;
+		}
+	}
+	return (u64)est < slack ? slack : est;
 }
 
 /*

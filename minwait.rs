@@ -75,8 +75,6 @@ impl EventPoll {
         if let Some(deadline) = deadline {
             until = until.min(deadline);
         }
-        // As `poll_events`' timeouts (`select_estimate_accuracy` for a normal task).
-        let slack = (min.wait_ns as u64 / 1000).clamp(50_000, 100_000_000);
         let waiter = pin!(MinWaiter {
             entry: Opaque::uninit(),
             ep: self,
@@ -91,13 +89,10 @@ impl EventPoll {
             // SAFETY: The entry is pinned on this frame and unqueued (each call dequeues it
             // before returning); `min_wake` declines or calls `autoremove_wake_function`.
             let timed_out = unsafe {
-                self.wq.wait_exclusive_entry(
-                    waiter.entry.get(),
-                    min_wake,
-                    Some(until),
-                    slack,
-                    || self.ready.lock().count_upto(min.events) >= min.events,
-                )
+                self.wq
+                    .wait_exclusive_entry(waiter.entry.get(), min_wake, Some(until), || {
+                        self.ready.lock().count_upto(min.events) >= min.events
+                    })
             };
             if timed_out {
                 break;

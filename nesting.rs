@@ -163,6 +163,12 @@ impl<'a> FullCheck<'a> {
         ep.memo().visit(self);
         let mut result = 0;
         for epi in tree.iter() {
+            // A watch whose target was closed is gone (native epoll removed it in `__fput`),
+            // though the reap has not freed it yet: it makes no chain, or the depth below a
+            // closed instance would still count until the reap ran (a spurious ELOOP).
+            if epi.is_released() {
+                continue;
+            }
             if let Some(below) = epi.child() {
                 // An instance whose release has begun is empty, or nearly: walking it is
                 // harmless, and removing links cannot make a cycle or a longer chain.

@@ -132,16 +132,15 @@ impl EventPoll {
         maxevents: usize,
         timeout_ns: i64,
     ) -> Result<isize> {
-        // The deadline, absolute on CLOCK_MONOTONIC, with the slack `select_estimate_accuracy`
-        // would give a normal task: 0.1% of the timeout, at least 50 us, at most 100 ms.
-        let (mut timed_out, deadline, slack) = match timeout_ns {
-            t if t < 0 => (false, None, 0),
-            0 => (true, None, 0),
+        // The deadline, absolute on CLOCK_MONOTONIC (its slack is computed at each sleep, as
+        // `ep_poll` computes it: see `waitqueue.rs`).
+        let (mut timed_out, deadline) = match timeout_ns {
+            t if t < 0 => (false, None),
+            0 => (true, None),
             ns => {
                 // SAFETY: FFI call without preconditions.
                 let now = unsafe { bindings::ktime_get() };
-                let slack = (ns as u64 / 1000).clamp(50_000, 100_000_000);
-                (false, Some(now.saturating_add(ns)), slack)
+                (false, Some(now.saturating_add(ns)))
             }
         };
 
@@ -172,9 +171,9 @@ impl EventPoll {
             }
             // The final check under `ready`, after queueing: events, or a transfer in progress
             // whose level-triggered items may come back (`ep_events_available`).
-            timed_out = self.wq.wait_exclusive(deadline, slack, || {
-                self.events_available(&self.ready.lock())
-            });
+            timed_out = self
+                .wq
+                .wait_exclusive(deadline, || self.events_available(&self.ready.lock()));
             eavail = true;
         }
     }
@@ -452,9 +451,17 @@ impl EventPoll {
             // SAFETY: As in `send_events`: ready items are in the interest set, and `mtx`
             // keeps them there.
             let epi = unsafe { next.as_ref() };
-            // A native epoll target is not polled from here: it may be polling us (a cycle we
-            // cannot see), and its mutex may be held above us. Linked means ready enough.
-            let hot = epi.targets_native_epoll() || epi.poll(tree, depth) != 0;
+            // A native epoll target is re-polled as `ep_item_poll` does (its poll re-polls its
+            // own ready items under its `mtx`), except under a poll through the VFS: there our
+            // caller may be that very instance, or another native one it reaches, holding its
+            // `mtx` above us (a cycle we cannot see), and linked must mean ready enough. Under
+            // our own WAIT or ctl (no `FROM_VFS`) only our instances' `mtx` are held above, as
+            // when `send_events` polls the same target.
+            let hot = if epi.targets_native_epoll() && depth & FROM_VFS != 0 {
+                true
+            } else {
+                epi.poll(tree, depth) != 0
+            };
             ready = self.lock_ready_irq(tree);
             if hot {
                 ready.as_mut().unpop_transfer(epi);

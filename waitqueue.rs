@@ -115,7 +115,6 @@ impl WaitQueueHead {
     pub(crate) fn wait_exclusive(
         &self,
         expires: Option<i64>,
-        slack_ns: u64,
         ready: impl FnOnce() -> bool,
     ) -> bool {
         let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
@@ -132,7 +131,7 @@ impl WaitQueueHead {
         let mut timed_out = false;
         if !ready() {
             // SAFETY: The task state was set by `prepare_to_wait_exclusive`.
-            timed_out = unsafe { sleep(expires, slack_ns) };
+            timed_out = unsafe { sleep(expires) };
         }
         // SAFETY: `entry` was initialised and maybe queued on `self` above; this dequeues it
         // (if a wake-up has not already) and sets the task running again.
@@ -154,7 +153,6 @@ impl WaitQueueHead {
         entry: *mut bindings::wait_queue_entry,
         func: WakeFn,
         expires: Option<i64>,
-        slack_ns: u64,
         ready: impl FnOnce() -> bool,
     ) -> bool {
         // SAFETY: `entry` is valid and unqueued (our contract); it is dequeued by the
@@ -172,7 +170,7 @@ impl WaitQueueHead {
         let mut timed_out = false;
         if !ready() {
             // SAFETY: The task state was set by `prepare_to_wait_exclusive`.
-            timed_out = unsafe { sleep(expires, slack_ns) };
+            timed_out = unsafe { sleep(expires) };
         }
         // SAFETY: As in `wait_exclusive`.
         unsafe { bindings::finish_wait(self.as_raw(), entry) };
@@ -181,14 +179,21 @@ impl WaitQueueHead {
 }
 
 /// Sleeps until woken, a signal arrives, or the absolute `CLOCK_MONOTONIC` deadline `expires`
-/// (ns, with `slack_ns`) passes; `None` sleeps without one. Returns `true` on timeout.
+/// (ns) passes; `None` sleeps without one. Returns `true` on timeout.
+///
+/// The deadline's slack is `ep_poll`'s, computed before each sleep from the time left by
+/// `select_estimate_accuracy()` (fs/select.c): the task's own timer slack (`PR_SET_TIMERSLACK`;
+/// 0 for a real-time task, which then wakes on time) or 0.1% of the time left (0.5% for a
+/// niced task), at most 100 ms, whichever is larger. It is not exported: `helpers.c` has it.
 ///
 /// # Safety
 ///
 /// The task is queued on a wait queue and its state set (`prepare_to_wait*`).
-unsafe fn sleep(expires: Option<i64>, slack_ns: u64) -> bool {
+unsafe fn sleep(expires: Option<i64>) -> bool {
     match expires {
         Some(mut t) => {
+            // SAFETY: Reads `current`'s timer slack and nice value, and the clock.
+            let slack_ns = unsafe { rust_epoll_select_slack(t) };
             // SAFETY: The task state was set (our contract); `t` lives across the call. It
             // returns 0 when the deadline passed.
             unsafe {
@@ -205,6 +210,10 @@ unsafe fn sleep(expires: Option<i64>, slack_ns: u64) -> bool {
             false
         }
     }
+}
+
+extern "C" {
+    fn rust_epoll_select_slack(expires: i64) -> u64;
 }
 
 /// The signature of a wait-queue callback (`wait_queue_func_t`).

@@ -16,6 +16,10 @@
  *   compares f_op);
  * - the debugfs picture shows no kernel address;
  * - EPOLLWAKEUP creates and drives wakeup sources (C's ep_create_wakeup_source);
+ * - a closed instance's watch leaves the loop check at once (C's eventpoll_release_file
+ *   removes it in __fput; the device's reap comes later);
+ * - a WAIT's timeout gets the task's own slack, computed at each sleep (C's ep_poll calls
+ *   select_estimate_accuracy);
  * - the __fput hook reports itself alive.
  */
 #define _GNU_SOURCE
@@ -24,7 +28,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -620,6 +626,175 @@ TEST_F(exact, epollwakeup_wakeup_sources)
 	self->ep = ep_create(variant->native);
 	EXPECT_EQ(ep0, wakeup_source("eventpoll", &ac_ep));
 	close(efd);
+}
+
+/*
+ * A closed instance's watch is gone for the loop check at once (native epoll removes it in
+ * __fput, eventpoll_release_file): with P watching C and C closed, P may go under a chain of
+ * four instances (0 + 1 + 3 levels). The device kept the released watch until its reap (a
+ * work item) freed it, and counted C as a level below P: ELOOP. To keep that reap from running
+ * between the close and the ADD, this thread and a spinner hold both CPUs at real-time
+ * priority (the work item's worker is not real-time); without them the race is only likely.
+ */
+struct rt_spinner {
+	volatile bool stop, started;
+	int cpu;
+};
+
+static void *rt_spin(void *arg)
+{
+	struct sched_param fifo = { .sched_priority = 1 };
+	struct rt_spinner *sp = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(sp->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	sched_setscheduler(0, SCHED_FIFO, &fifo);
+	sp->started = true;
+	while (!sp->stop)
+		;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(exact, closed_instance_leaves_the_loop_check_at_once, 60)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+	struct rt_spinner sp = { .cpu = 1 };
+	int e[4], fails = 0, rounds = 100;
+	bool rt = false;
+	cpu_set_t set, old;
+	pthread_t t;
+
+	close(self->ep);
+	self->ep = -1;
+	for (int i = 0; i < 4; i++) {
+		e[i] = ep_create(variant->native);
+		ASSERT_GE(e[i], 0);
+		if (i)
+			ASSERT_EQ(0, ep_ctl(variant->native, e[i - 1], EPOLL_CTL_ADD, e[i], EPOLLIN, i));
+	}
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		ASSERT_EQ(0, pthread_create(&t, NULL, rt_spin, &sp));
+		while (!sp.started)
+			usleep(1000);
+		rt = sched_setaffinity(0, sizeof(set), &set) == 0 &&
+		     sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
+	}
+	for (int r = 0; r < rounds; r++) {
+		int p = ep_create(variant->native), c = ep_create(variant->native);
+
+		if (p < 0 || c < 0 || ep_ctl(variant->native, p, EPOLL_CTL_ADD, c, EPOLLIN, 7)) {
+			fails = -1;
+			break;
+		}
+		close(c);
+		if (ep_ctl(variant->native, e[3], EPOLL_CTL_ADD, p, EPOLLIN, 8))
+			fails++;
+		else
+			ep_ctl(variant->native, e[3], EPOLL_CTL_DEL, p, 0, 0);
+		close(p);
+	}
+	if (rt)
+		sched_setscheduler(0, SCHED_OTHER, &other);
+	sched_setaffinity(0, sizeof(old), &old);
+	if (sp.started) {
+		sp.stop = true;
+		pthread_join(t, NULL);
+	}
+	TH_LOG("%s: %d of %d ADDs under the chain failed", rt ? "real-time" : "not real-time",
+	       fails, rounds);
+	EXPECT_EQ(0, fails);
+	for (int i = 0; i < 4; i++)
+		close(e[i]);
+}
+
+/*
+ * A WAIT that sleeps with a timeout arms an hrtimer whose slack is ep_poll's,
+ * select_estimate_accuracy(): the task's timer slack (PR_SET_TIMERSLACK; 0 for a real-time
+ * task) or 0.1% of the time left, whichever is larger. The trace event hrtimer_start shows it
+ * (expires - softexpires). The device used 50 us at least, 0.1% of the timeout, whatever the
+ * task: 50,000 where native gives 5,000,000, ~20,000 and 0 below.
+ */
+#define SLACK_TRACE "/sys/kernel/tracing/instances/rust_epoll_slack"
+
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	if (fd >= 0) {
+		if (write(fd, text, strlen(text)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
+/* The slack of the last hrtimer this thread armed for a sleep, or -1 if none was traced. */
+static long long last_sleep_slack(void)
+{
+	static char text[1 << 16];
+	unsigned long long exp, soft;
+	long long slack = -1;
+	char *line;
+
+	read_file(SLACK_TRACE "/trace", text, sizeof(text));
+	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char *e = strstr(line, "function=hrtimer_wakeup expires=");
+
+		if (e && sscanf(e, "function=hrtimer_wakeup expires=%llu softexpires=%llu",
+				&exp, &soft) == 2)
+			slack = (long long)(exp - soft);
+	}
+	return slack;
+}
+
+static long long wait_slack(bool native, int ep, int timeout_ms)
+{
+	struct epoll_event ev;
+
+	write_text(SLACK_TRACE "/trace", "");
+	if (ep_wait(native, ep, &ev, 1, timeout_ms) != 0)
+		return -2;
+	return last_sleep_slack();
+}
+
+TEST_F(exact, timeout_slack_is_the_tasks)
+{
+	struct sched_param fifo = { .sched_priority = 1 }, other = { .sched_priority = 0 };
+	char filter[64];
+	long long s;
+
+	if (access("/sys/kernel/tracing/events/timer/hrtimer_start", F_OK))
+		SKIP(return, "no tracefs with timer events at /sys/kernel/tracing");
+	rmdir(SLACK_TRACE);
+	ASSERT_EQ(0, mkdir(SLACK_TRACE, 0755));
+	snprintf(filter, sizeof(filter), "common_pid == %d", (int)gettid());
+	write_text(SLACK_TRACE "/events/timer/hrtimer_start/filter", filter);
+	write_text(SLACK_TRACE "/events/timer/hrtimer_start/enable", "1");
+
+	/* The task's slack, larger than 0.1% of 20 ms: that slack, exactly. */
+	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 5000000UL, 0, 0, 0));
+	s = wait_slack(variant->native, self->ep, 20);
+	EXPECT_EQ(5000000, s);
+	/* A 1 ns slack: 0.1% of the time left (just under 20 ms), not a floor of 50 us. */
+	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0));
+	s = wait_slack(variant->native, self->ep, 20);
+	EXPECT_GE(s, 15000);
+	EXPECT_LE(s, 20000);
+	ASSERT_EQ(0, prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0));
+	/* A real-time task: none. */
+	if (sched_setscheduler(0, SCHED_FIFO, &fifo) == 0) {
+		s = wait_slack(variant->native, self->ep, 20);
+		EXPECT_EQ(0, s);
+		ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &other));
+	} else {
+		TH_LOG("SCHED_FIFO refused (%s): the real-time case is not checked", strerror(errno));
+	}
+	write_text(SLACK_TRACE "/events/timer/hrtimer_start/enable", "0");
+	EXPECT_EQ(0, rmdir(SLACK_TRACE));
 }
 
 /* The __fput hook is alive, and sees every release in the system. */

@@ -1189,6 +1189,33 @@ TEST_F(nest, wakeup_propagates)
 	pthread_join(t, NULL);
 }
 
+/*
+ * Two levels up, readiness that went away is not reported: polled by a WAIT of a third
+ * instance, the outer instance re-polls its watch of the inner one (ep_item_poll of an
+ * epoll target: the inner instance re-polls its own items) instead of trusting its ready
+ * list. The device's outer instance took a native inner one's watch as ready while linked.
+ */
+TEST_F(nest, quiet_inner_is_dropped_two_levels_up)
+{
+	int top = ep_create(variant->outer_native);
+	struct epoll_event ev;
+	char c;
+
+	ASSERT_GE(top, 0);
+	ASSERT_EQ(0, ep_ctl(variant->outer_native, top, EPOLL_CTL_ADD, self->outer, EPOLLIN, 3));
+	put(self->p[1]);
+	/* Level-triggered all the way: every level's item stays on its ready list. */
+	ASSERT_EQ(1, ep_wait(variant->outer_native, top, &ev, 1, 2000));
+	EXPECT_EQ(3, ev.data.u64);
+	ASSERT_EQ(1, ep_wait(variant->outer_native, top, &ev, 1, 0));
+	ASSERT_EQ(1, read(self->p[0], &c, 1));
+	EXPECT_EQ(0, ep_wait(variant->outer_native, top, &ev, 1, 0));
+	/* And again, a wake-up later: the path still works. */
+	put(self->p[1]);
+	EXPECT_EQ(1, ep_wait(variant->outer_native, top, &ev, 1, 2000));
+	close(top);
+}
+
 /* Instances of the same kind: self-add, cycles and depth, checked like native epoll. */
 FIXTURE(loops) {
 	int e[8];
