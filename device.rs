@@ -246,6 +246,11 @@ unsafe extern "C" fn fops_ioctl(file: *mut bindings::file, cmd: c_uint, arg: usi
 ///
 /// Called by the VFS for one of our open files, with a valid (or null) poll table.
 unsafe extern "C" fn fops_poll(file: *mut bindings::file, pt: *mut bindings::poll_table) -> c_uint {
+    // Native epoll's poll may sleep (it takes `mtx` with `mutex_lock`), so every caller of an
+    // instance's `->poll` calls it where sleeping is allowed: interrupts on, no spinlock held.
+    // Ours relies on that too (`lock_irq` in `wait.rs`, `fsleep`), and says so here, as the
+    // mutex's `might_sleep()` says it for native's (checked under DEBUG_ATOMIC_SLEEP).
+    kernel::task::might_sleep();
     // SAFETY: As for `fops_ioctl`; `pt` is passed on to `poll_wait` as received.
     unsafe { eventpoll(file).poll(file, pt, crate::eventpoll::FROM_VFS) }
 }

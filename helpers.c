@@ -57,6 +57,9 @@
 #if !IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)
 #error "rust-epoll's file release hook needs CONFIG_FUNCTION_TRACER with DYNAMIC_FTRACE_WITH_ARGS"
 #endif
+#if IS_ENABLED(CONFIG_PREEMPT_RT)
+#error "rust-epoll assumes a spinlock_t is a raw spinlock (irqlock.rs) and a mutex a plain one (helpers.c): not PREEMPT_RT"
+#endif
 #if !IS_ENABLED(CONFIG_KALLSYMS)
 #error "rust-epoll recognises native epoll files by their ->poll's name: it needs CONFIG_KALLSYMS"
 #endif
@@ -482,16 +485,12 @@ void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass)
 /*
  * Whether current holds @lock (for mutex.rs, on a rare path): kernel/locking/mutex.h's
  * __mutex_owner() == current. That header is private and mutex_get_owner() is not exported;
- * the owner word is public in struct mutex: the owning task's pointer, its low bits
- * (MUTEX_FLAGS, 0x07) flags; under PREEMPT_RT the rt_mutex's owner, bit 0 a flag.
+ * the owner word is public in struct mutex: the owning task's pointer, its low bits flags
+ * (MUTEX_FLAGS, 0x07 in 7.3's kernel/locking/mutex.h). (Not PREEMPT_RT: see below.)
  */
 bool rust_epoll_mutex_held_by_current(struct mutex *lock)
 {
-#ifdef CONFIG_PREEMPT_RT
-	return ((unsigned long)READ_ONCE(lock->rtmutex.owner) & ~1UL) == (unsigned long)current;
-#else
 	return (atomic_long_read(&lock->owner) & ~0x07UL) == (unsigned long)current;
-#endif
 }
 
 /*

@@ -54,8 +54,9 @@ unsafe fn rlock(ptr: *mut bindings::spinlock_t) -> *mut bindings::raw_spinlock {
 
 // SAFETY: `spin_lock_irqsave` gives mutual exclusion with interrupts off on this CPU; the guard
 // state is the saved flags, restored by the unlock of the same guard (or, for a guard of
-// `lock_irq`, taken with interrupts on, an unlock that turns them on). `relock` uses the default
-// implementation, which calls `lock` again.
+// `lock_irq`, taken with interrupts on, an unlock that turns them on). `relock` takes it again
+// the way the guard took it (the trait's requirement): `spin_lock_irq` for a guard of
+// `lock_irq`, `spin_lock_irqsave` otherwise.
 unsafe impl Backend for IrqSaveBackend {
     type State = bindings::spinlock_t;
     type GuardState = IrqRestore;
@@ -93,6 +94,17 @@ unsafe impl Backend for IrqSaveBackend {
             },
             // SAFETY: The caller holds the lock, taken by `lock_irq` with interrupts on.
             IrqRestore::Enable => unsafe { spin_unlock_irq(ptr) },
+        }
+    }
+
+    #[inline]
+    unsafe fn relock(ptr: *mut Self::State, state: &mut Self::GuardState) {
+        match *state {
+            // SAFETY: `ptr` is an initialised spinlock, unlocked by this guard, which took it
+            // with interrupts on (trait contract, `lock_irq`'s contract); they are on again.
+            IrqRestore::Enable => unsafe { bindings::_raw_spin_lock_irq(rlock(ptr)) },
+            // SAFETY: `ptr` is an initialised spinlock (trait contract).
+            IrqRestore::Flags(_) => *state = unsafe { Self::lock(ptr) },
         }
     }
 

@@ -314,11 +314,12 @@ impl EventPoll {
     #[inline]
     fn lock_ready_irq(&self, _tree: &RbTree) -> ReadyGuard<'_> {
         // SAFETY: Interrupts are on. Our two callers run where sleeping is allowed: a WAIT
-        // (`send_events`) or the instance's `poll` (`scan_ready`), which takes `mtx` and so may
-        // sleep (every caller of `f_op->poll`, the VFS's and our own `Epitem::poll` under our
-        // `mtx`, polls with no spinlock held and interrupts on, as native epoll's
-        // `__ep_eventpoll_poll`, which sleeps on `mtx` too, requires); and each of them drops its
-        // guard of this lock before taking it again.
+        // (`send_events`, an ioctl) or the instance's `poll` (`scan_ready`), whose callers poll
+        // with no spinlock held and interrupts on, as native epoll's `__ep_eventpoll_poll`,
+        // which sleeps on `mtx`, requires (`fops_poll` states it with `might_sleep()`; our own
+        // `Epitem::poll` runs under our `mtx` only, every ready guard of the parent instance
+        // dropped before its items are polled). Each caller drops its guard of this lock before
+        // taking it again.
         unsafe { lock_irq(&self.ready) }
     }
 
@@ -455,8 +456,9 @@ impl EventPoll {
             // own ready items under its `mtx`), except under a poll through the VFS: there our
             // caller may be that very instance, or another native one it reaches, holding its
             // `mtx` above us (a cycle we cannot see), and linked must mean ready enough. Under
-            // our own WAIT or ctl (no `FROM_VFS`) only our instances' `mtx` are held above, as
-            // when `send_events` polls the same target.
+            // our own WAIT or ctl (no `FROM_VFS`) only our own locks are held above (our
+            // instances' `mtx`, a full check's `EPNESTED`), which native code never takes
+            // without trylock, as when `send_events` polls the same target.
             let hot = if epi.targets_native_epoll() && depth & FROM_VFS != 0 {
                 true
             } else {
