@@ -486,7 +486,7 @@ void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass)
  * Whether current holds @lock (for mutex.rs, on a rare path): kernel/locking/mutex.h's
  * __mutex_owner() == current. That header is private and mutex_get_owner() is not exported;
  * the owner word is public in struct mutex: the owning task's pointer, its low bits flags
- * (MUTEX_FLAGS, 0x07 in 7.3's kernel/locking/mutex.h). (Not PREEMPT_RT: see below.)
+ * (MUTEX_FLAGS, 0x07 in 7.3's kernel/locking/mutex.h). (Not PREEMPT_RT: refused at the top.)
  */
 bool rust_epoll_mutex_held_by_current(struct mutex *lock)
 {
