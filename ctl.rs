@@ -242,7 +242,8 @@ impl EventPoll {
             self.ws.create_for_instance()?;
             epi.ws.create_for_file(file)?;
         }
-        epi.hook(tree, file, 0)
+        // SAFETY: `epi` was created by this insert and is hooked here only.
+        unsafe { epi.hook(tree, file, 0) }
     }
 
     /// `ep_modify`: new events and data, and a re-poll so that an already-ready target is

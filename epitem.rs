@@ -23,7 +23,7 @@
 //! `smp_mb()` orders the write against the re-poll that follows.
 
 use core::{
-    cell::UnsafeCell,
+    cell::{Cell, UnsafeCell},
     ffi::{c_int, c_uint, c_void},
     ptr::{self, NonNull},
 };
@@ -161,17 +161,17 @@ pub(crate) struct Epitem {
     events: Atomic<u32>,
     /// The fd the target was added by (`ffd.fd`): part of the key, reported in fdinfo.
     fd: i32,
-    /// The events of the last wake-up or report that found some (for the debugfs view);
-    /// under `ready`.
-    last_seen: UnsafeCell<u32>,
+    /// The events of the last wake-up or report that found some (for the debugfs view): the
+    /// low 16 bits, where every `EPOLL*` event is (above are epoll's private flags and
+    /// `EPOLL_URING_WAKE`, which are not events); under `ready`.
+    last_seen: UnsafeCell<u16>,
+    /// The number of the last scan during which a wake-up found the item linked (C chains it
+    /// on `ovflist` then), cleared when a scan takes it: see `ready.rs`; under `ready`.
+    scan_event: UnsafeCell<u32>,
     /// Where the watch is in the release protocol (`release::state`).
     pub(crate) state: Atomic<i8>,
     /// [`NATIVE_EPOLL`], [`INSTANCE`]: set at creation.
     flags: u8,
-    /// Whether `pwq` is hooked; under `mtx` while hooking, read-only afterwards.
-    hooked: UnsafeCell<bool>,
-    /// Set when registering on a queue failed (out of memory): the insert is undone.
-    failed: UnsafeCell<bool>,
     /// The first wait queue the target registered (in C, a `pwqlist` entry).
     #[pin]
     pwq: EppollEntry,
@@ -227,10 +227,9 @@ impl Epitem {
             events: Atomic::new(events),
             fd,
             last_seen: UnsafeCell::new(0),
+            scan_event: UnsafeCell::new(0),
             state: Atomic::new(release::state::NEW),
             flags,
-            hooked: UnsafeCell::new(false),
-            failed: UnsafeCell::new(false),
             pwq: EppollEntry::new(),
             more: UnsafeCell::new(None),
             ws: WakeupSource::none(),
@@ -325,13 +324,26 @@ impl Epitem {
     /// The events of the last wake-up or report that found some.
     pub(crate) fn last_seen(&self, _ready: &crate::ready::ReadyList) -> u32 {
         // SAFETY: Under `ready` (the list is the proof), which every writer holds.
-        unsafe { *self.last_seen.get() }
+        u32::from(unsafe { *self.last_seen.get() })
     }
 
     /// Records events seen for the debugfs view.
     pub(crate) fn set_last_seen(&self, _ready: &crate::ready::ReadyList, events: u32) {
-        // SAFETY: Under `ready` (the list is the proof).
-        unsafe { *self.last_seen.get() = events };
+        // SAFETY: Under `ready` (the list is the proof). The truncation keeps every event.
+        unsafe { *self.last_seen.get() = events as u16 };
+    }
+
+    /// The number of the last scan during which a wake-up found the item linked (0: none
+    /// since a scan last took it).
+    pub(crate) fn scan_event(&self, _ready: &crate::ready::ReadyList) -> u32 {
+        // SAFETY: Under `ready` (the list is the proof), which every writer holds.
+        unsafe { *self.scan_event.get() }
+    }
+
+    /// Sets the item's scan mark (see [`Self::scan_event`]).
+    pub(crate) fn set_scan_event(&self, _ready: &crate::ready::ReadyList, scan: u32) {
+        // SAFETY: Under `ready` (the list is the proof); no reference to the cell is held.
+        unsafe { *self.scan_event.get() = scan };
     }
 
     /// Whether the target is one of our instances.
@@ -444,15 +456,29 @@ impl Epitem {
     ///
     /// Caller holds `mtx` (at `depth`) and a reference on `file`, the target; the item is in
     /// the interest set, where it stays pinned, and on its file's list.
-    pub(crate) fn hook(&self, mtx: &crate::rbtree::RbTree, file: &File, depth: u32) -> Result<u32> {
+    ///
+    /// # Safety
+    ///
+    /// Called at most once per item (`ep_insert`'s one hooking poll): the inline entry is
+    /// taken by the first queue the target registers, without a record of it in the item.
+    pub(crate) unsafe fn hook(
+        &self,
+        mtx: &crate::rbtree::RbTree,
+        file: &File,
+        depth: u32,
+    ) -> Result<u32> {
         let events = self.events(mtx);
+        let state = HookState {
+            inline_used: Cell::new(false),
+            failed: Cell::new(false),
+        };
         let mut epq = EpPqueue {
             pt: PollTable::new(Some(ep_ptable_queue_proc), events),
             epi: self,
+            state: &state,
         };
         let revents = poll_file(file, &mut epq.pt, depth) & events;
-        // SAFETY: `failed` is only touched under `mtx`, which our caller holds.
-        if unsafe { *self.failed.get() } {
+        if state.failed.get() {
             return Err(ENOMEM);
         }
         Ok(revents)
@@ -461,41 +487,38 @@ impl Epitem {
     /// Takes every entry off its wait queue (`ep_unregister_pollwait`). Called once, under
     /// the bucket lock, by whichever of the target's release and the item's drop comes first.
     pub(crate) fn unhook(&self) {
-        // SAFETY: `hooked` and `more` are written only by `queue` during `hook`, which ends
-        // before the item's `ctl` returns its reference on the target; until then neither
-        // release (the target is held) nor drop (`mtx` is held) can be here. Afterwards they
-        // are only read.
-        let (hooked, mut more) = unsafe { (*self.hooked.get(), (*self.more.get()).as_deref()) };
-        if hooked {
-            self.pwq.unhook();
-        }
+        // SAFETY: `more` is written only by `queue` during `hook`, which ends before the item's
+        // `ctl` returns its reference on the target; until then neither release (the target is
+        // held) nor drop (`mtx` is held) can be here. Afterwards it is only read.
+        let mut more = unsafe { (*self.more.get()).as_deref() };
+        // The inline entry, if it was never hooked, has a null `whead` (as one that a
+        // `POLLFREE` took off its queue): `unhook` leaves it alone.
+        self.pwq.unhook();
         while let Some(o) = more {
             o.entry.unhook();
             more = o.next.as_deref();
         }
     }
 
-    /// Registers this item on one more of its target's wait queues.
+    /// Registers this item on one more of its target's wait queues, with `state`, that of its
+    /// one [`Self::hook`].
     ///
     /// # Safety
     ///
     /// Called only from `ep_ptable_queue_proc` during [`Self::hook`] (so under `mtx`), with a
     /// live `whead`.
-    unsafe fn queue(&self, whead: *mut bindings::wait_queue_head, events: u32) {
-        // SAFETY: Under `mtx` (caller's contract): exclusive access to these cells.
-        let (hooked, more, failed) = unsafe {
-            (
-                &mut *self.hooked.get(),
-                &mut *self.more.get(),
-                &mut *self.failed.get(),
-            )
-        };
-        if *failed {
+    unsafe fn queue(&self, state: &HookState, whead: *mut bindings::wait_queue_head, events: u32) {
+        // SAFETY: Under `mtx` (caller's contract): exclusive access to this cell.
+        let more = unsafe { &mut *self.more.get() };
+        // (C's `ep_ptable_queue_proc` gives up likewise once an allocation failed: it clears
+        // `epq->epi`.)
+        if state.failed.get() {
             return;
         }
         let exclusive = events & EPOLLEXCLUSIVE != 0;
-        let pwq: &EppollEntry = if !*hooked {
-            *hooked = true;
+        // `hook` runs once per item, so the inline entry is free until this hook used it.
+        let pwq: &EppollEntry = if !state.inline_used.get() {
+            state.inline_used.set(true);
             &self.pwq
         } else {
             let entry = OverflowEntry {
@@ -505,7 +528,7 @@ impl Epitem {
             match KBox::pin(entry, GFP_KERNEL_ACCOUNT) {
                 Ok(b) => &more.insert(b).entry,
                 Err(_) => {
-                    *failed = true;
+                    state.failed.set(true);
                     return;
                 }
             }
@@ -549,11 +572,23 @@ fn poll_file(file: &File, pt: &mut PollTable, depth: u32) -> u32 {
     }
 }
 
-/// The poll table of `ep_insert` with the item it is registering (`struct ep_pqueue`).
+/// The poll table of `ep_insert` with the item it is registering (`struct ep_pqueue`), and
+/// what its queue procedure has done so far.
 #[repr(C)]
 struct EpPqueue<'a> {
     pt: PollTable,
     epi: &'a Epitem,
+    state: &'a HookState,
+}
+
+/// What the queue procedure of one [`Epitem::hook`] has done so far: on the hook's stack,
+/// reached through a shared reference (the poll table is all the procedure is given).
+struct HookState {
+    /// Whether the item's inline entry (`pwq`) is taken.
+    inline_used: Cell<bool>,
+    /// Set when registering on a queue failed (out of memory): the insert is undone (C clears
+    /// `epq->epi`).
+    failed: Cell<bool>,
 }
 
 /// Called by the target's `poll` for each wait queue it would wake (`ep_ptable_queue_proc`).
@@ -573,7 +608,7 @@ unsafe extern "C" fn ep_ptable_queue_proc(
     // SAFETY: `_key` holds the requested events (set by `PollTable::new`).
     let events = unsafe { (*pt)._key };
     // SAFETY: We are inside `Epitem::hook` (under `mtx`) and `whead` is live.
-    unsafe { epq.epi.queue(whead, events) };
+    unsafe { epq.epi.queue(epq.state, whead, events) };
 }
 
 /// The wake function of every wait entry (`ep_poll_callback`): runs when a target wakes one

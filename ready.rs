@@ -12,16 +12,32 @@
 //!
 //! C moves the ready list to a private list for a scan and diverts callbacks to `ovflist`
 //! meanwhile. Here the private list, `txlist`, sits beside `rdllist` under the same lock: an
-//! item on `txlist` is still "linked", so `ep_poll_callback` leaves it alone (its event will be
-//! found when it is polled), and an item taken off `txlist` is unlinked, so a callback that
-//! fires while it is being reported puts it back on `rdllist`. No event is lost and no second
-//! list is needed. Level-triggered items reported by a scan wait on a third list, `requeue`,
-//! and go to the tail of the ready list when the scan ends, behind what arrived meanwhile, as
-//! C's `ep_done_scan` orders them. `scanning` is C's "ovflist is active": while it is set,
+//! item on `txlist` is still "linked", so `ep_poll_callback` leaves it where it is (its event
+//! will be found when it is polled), and an item taken off `txlist` is unlinked, so a callback
+//! that fires while it is being reported puts it back on `rdllist`. No event is lost and no
+//! second list is needed. Level-triggered items reported by a scan wait on a third list,
+//! `requeue`, and go to the tail of the ready list when the scan ends, behind what arrived
+//! meanwhile, as C's `ep_done_scan` orders them. `scanning` is C's "ovflist is active": while it is set,
 //! events count as
 //! available (`ep_events_available`) even when both lists are empty, because the item being
 //! reported may be re-queued (level-triggered) when the scan ends. A poll of the instance, or
 //! a waiter, must then wait for the scan rather than conclude that nothing is ready.
+//!
+//! # What `ovflist` says that position alone does not
+//!
+//! C chains every item woken during a scan on `ovflist`, also one still waiting on the scan's
+//! list for its turn, and `ep_done_scan` links it again if the scan has unlinked it meanwhile:
+//! an edge-triggered item woken before its turn is reported by this WAIT and again by the next.
+//! Here a wake-up that finds an item linked during a scan writes the scan's number into it
+//! (`scan_event`); [`ReadyList::pop_transfer`] reads and clears that mark, and the WAIT that
+//! reports an edge-triggered item woken so links it again (`send_events`). Marks are cleared
+//! when an item is taken or removed, so a mark is stale only on an item still linked since an
+//! earlier scan (left over, or linked during that scan), which the next scan to take it clears
+//! unless the 32-bit number has come round exactly to the mark's in between: 2^32 scans that
+//! all leave that one item linked, and then one extra report of an edge-triggered item that is
+//! ready (which C makes for every wake-up during a scan anyway). (C's re-linked items come back
+//! in the order of their wake-ups, ahead of the level-triggered re-queue; ours when the scan
+//! reports them, which may put one behind an item woken later in the same scan.)
 //!
 //! # The released list
 //!
@@ -61,6 +77,9 @@ pub(crate) struct ReadyList {
     #[pin]
     released: Opaque<list_head>,
     scanning: bool,
+    /// The number of the scan in progress, or of the last one: counted up at each
+    /// [`ReadyList::start_transfer`], skipping 0 (an item's "no mark").
+    scan: u32,
 }
 
 // SAFETY: The lists hold only pointers to epitems, which are `Send + Sync`; all access is under
@@ -80,6 +99,7 @@ impl ReadyList {
             // SAFETY: As above.
             released <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             scanning: false,
+            scan: 0,
         })
     }
 
@@ -133,9 +153,14 @@ impl ReadyList {
     }
 
     /// Puts `epi` at the tail of the ready list unless it is linked already (on any list:
-    /// a released item stays where it is). Returns whether it was added.
+    /// a released item stays where it is). Returns whether it was added. During a scan, an
+    /// item found linked is marked with the scan's number, as C chains it on `ovflist` (see the
+    /// module's documentation).
     pub(crate) fn add_tail(self: Pin<&mut Self>, epi: &Epitem) -> bool {
         if self.is_linked(epi) {
+            if self.scanning {
+                epi.set_scan_event(&self, self.scan);
+            }
             return false;
         }
         // SAFETY: `epi`'s link is unlinked (checked above), the head is valid, and both change
@@ -156,8 +181,9 @@ impl ReadyList {
         true
     }
 
-    /// Takes `epi` off whichever list holds it, if any.
+    /// Takes `epi` off whichever list holds it, if any, and clears its scan mark.
     pub(crate) fn remove(self: Pin<&mut Self>, epi: &Epitem) {
+        epi.set_scan_event(&self, 0);
         if self.is_linked(epi) {
             // SAFETY: `epi` is linked into one of our lists, whose nodes are all valid.
             unsafe { list_del_init(epi.rdllink()) };
@@ -168,13 +194,22 @@ impl ReadyList {
     pub(crate) fn start_transfer(mut self: Pin<&mut Self>) {
         // SAFETY: Both heads are valid and distinct, and we hold the lock.
         unsafe { list_splice_init(self.rdllist.get(), self.txlist.get()) };
-        // SAFETY: `scanning` is not structurally pinned.
-        unsafe { self.as_mut().get_unchecked_mut().scanning = true };
+        // SAFETY: `scanning` and `scan` are not structurally pinned.
+        let this = unsafe { self.as_mut().get_unchecked_mut() };
+        this.scanning = true;
+        this.scan = this.scan.wrapping_add(1).max(1);
     }
 
-    /// Takes the next item off the transfer list; it is unlinked afterwards.
-    pub(crate) fn pop_transfer(self: Pin<&mut Self>) -> Option<NonNull<Epitem>> {
-        Self::pop(self.txlist.get())
+    /// Takes the next item off the transfer list; it is unlinked afterwards. Also returns
+    /// whether a wake-up found it there during this scan, waiting for its turn (C: it is on
+    /// `ovflist` too, and `ep_done_scan` links it again once reported), and clears that mark.
+    pub(crate) fn pop_transfer(self: Pin<&mut Self>) -> Option<(NonNull<Epitem>, bool)> {
+        let next = Self::pop(self.txlist.get())?;
+        // SAFETY: An item just taken off one of our lists is a live epitem (type invariant).
+        let epi = unsafe { next.as_ref() };
+        let woken = epi.scan_event(&self) == self.scan;
+        epi.set_scan_event(&self, 0);
+        Some((next, woken))
     }
 
     /// Puts `epi` (just popped, not reported) back at the front of the transfer list.

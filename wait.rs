@@ -23,8 +23,10 @@ use crate::{
     uapi::*,
 };
 
-/// Ready items taken and reported per critical section of `send_events`.
+/// Ready items taken and reported per critical section of `send_events` (at most 32: a `u32`
+/// holds a bit per item).
 const BATCH: usize = 16;
+const _: () = assert!(BATCH <= 32);
 
 /// How long a poll through the VFS waits for `mtx` held by another task (see
 /// `EventPoll::lock_tree_for_vfs_poll`): longer than a WAIT's transfer or a ctl (tens of
@@ -203,6 +205,12 @@ impl EventPoll {
         let mut records = [const { MaybeUninit::<EpollEvent>::uninit() }; BATCH];
         // The previous batch's written items: level-triggered ones go back to the ready list.
         let mut written = 0;
+        // Bit `i`: a wake-up found `batch[i]` on the transfer list during this scan (C: it is on
+        // `ovflist`): an edge-triggered one is linked again once written (`ep_done_scan`).
+        let mut woken: u32 = 0;
+        // Items of the previous batch that polled quiet but were woken so: linked again too.
+        let mut quiet_woken = [const { MaybeUninit::<&Epitem>::uninit() }; BATCH];
+        let mut quiet = 0;
 
         let mut ready = self.lock_ready_irq(&tree);
         if ready.is_empty() {
@@ -231,16 +239,27 @@ impl EventPoll {
                         epi.ws.stay_awake();
                     }
                 }
+                if woken & (1 << i) != 0 {
+                    self.relink_woken(&mut ready, epi, events);
+                }
+            }
+            // Taken, polled quiet, and woken while on the transfer list: linked again too.
+            for slot in &quiet_woken[..quiet] {
+                // SAFETY: The first `quiet` entries of `quiet_woken` were set below.
+                let epi = unsafe { slot.assume_init() };
+                self.relink_woken(&mut ready, epi, epi.events(&tree));
             }
             let want = if fault { 0 } else { BATCH.min(maxevents - n) };
             let mut taken = 0;
+            let mut taken_woken: u32 = 0;
             while taken < want {
-                let Some(epi) = ready.as_mut().pop_transfer() else {
+                let Some((epi, was_woken)) = ready.as_mut().pop_transfer() else {
                     break;
                 };
                 // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
                 // invariant), and they cannot leave it while we hold `mtx`.
                 batch[taken].write(unsafe { epi.as_ref() });
+                taken_woken |= u32::from(was_woken) << taken;
                 taken += 1;
             }
             if taken == 0 {
@@ -250,6 +269,8 @@ impl EventPoll {
 
             // Poll each item without the lock; keep the ready ones and their records.
             let mut m = 0;
+            woken = 0;
+            quiet = 0;
             for i in 0..taken {
                 // SAFETY: Set above.
                 let epi = unsafe { batch[i].assume_init() };
@@ -270,7 +291,11 @@ impl EventPoll {
                         data: epi.data(&tree),
                     });
                     batch[m].write(epi);
+                    woken |= ((taken_woken >> i) & 1) << m;
                     m += 1;
+                } else if taken_woken & (1 << i) != 0 {
+                    quiet_woken[quiet].write(epi);
+                    quiet += 1;
                 }
             }
             // SAFETY: The first `m` records were written above; `MaybeUninit<T>` has `T`'s
@@ -334,6 +359,18 @@ impl EventPoll {
             self.set_ready_hint(ready, false);
         }
         more
+    }
+
+    /// `ep_done_scan`'s loop over `ovflist`, for one item: `epi`, taken by this scan and done
+    /// with, was woken while it waited on the transfer list, so it goes back on the ready list
+    /// unless linked already (a level-triggered item re-queued, a later wake-up, a release).
+    /// For an edge-triggered item reported, the next WAIT reports it again; a disarmed
+    /// one-shot item or one polled quiet is dropped by the next poll, as in C, which holds an
+    /// EPOLLWAKEUP watch's source active until then.
+    fn relink_woken(&self, ready: &mut ReadyGuard<'_>, epi: &Epitem, events: u32) {
+        if ready.as_mut().add_tail(epi) && events & EPOLLWAKEUP != 0 {
+            epi.ws.stay_awake();
+        }
     }
 
     /// `ep_eventpoll_poll`: registers the poller on `poll_wait`, then reports EPOLLIN if an
@@ -447,7 +484,7 @@ impl EventPoll {
         let mut res = 0;
         let mut ready = self.lock_ready_irq(tree);
         ready.as_mut().start_transfer();
-        while let Some(next) = ready.as_mut().pop_transfer() {
+        while let Some((next, woken)) = ready.as_mut().pop_transfer() {
             drop(ready);
             // SAFETY: As in `send_events`: ready items are in the interest set, and `mtx`
             // keeps them there.
@@ -470,8 +507,12 @@ impl EventPoll {
                 res = EPOLLIN | EPOLLRDNORM;
                 break;
             }
-            if epi.events(tree) & EPOLLWAKEUP != 0 {
+            let events = epi.events(tree);
+            if events & EPOLLWAKEUP != 0 {
                 epi.ws.relax();
+            }
+            if woken {
+                self.relink_woken(&mut ready, epi, events);
             }
         }
         // `ep_done_scan`: a waiter that slept while items were on the ready list, woken by

@@ -797,6 +797,110 @@ TEST_F(exact, timeout_slack_is_the_tasks)
 	EXPECT_EQ(0, rmdir(SLACK_TRACE));
 }
 
+/*
+ * An edge-triggered item that gets a new event while a WAIT's scan holds it (taken with the
+ * ready list, not yet reported) is reported by that WAIT and again by the next one:
+ * ep_poll_callback() puts it on ovflist whether or not it is on the scan's list, and
+ * ep_done_scan() re-links it once it has been reported. 1,000 edge-triggered eventfds, all
+ * ready, the last one X; a second thread writes X once, a quarter of the way into a WAIT that
+ * takes all 1,000 (a quarter of a calibrated WAIT's time: inside the scan, long before X's
+ * turn). The next WAIT(0) must report X, and X alone, natively in every round whose write
+ * came after the scan began: asked of three rounds in four whose write came before the WAIT
+ * returned (a write can land before the scan begins; on the test kernel native reported X
+ * again in 19 of 20). The device left X alone, linked on the scan's list, and reported it
+ * once: X again in 0 of 20 rounds, where native said 19 of 20 in the same boot.
+ */
+#define OVF_ITEMS 1000
+#define OVF_ROUNDS 20
+
+struct ovf_writer {
+	int fd;
+	double delay;
+	volatile bool spinning, go;
+	double at;
+};
+
+static void *ovf_write(void *arg)
+{
+	struct ovf_writer *w = arg;
+	uint64_t v = 1;
+	double t0;
+
+	w->spinning = true;
+	while (!w->go)
+		;
+	for (t0 = secs(); secs() < t0 + w->delay;)
+		;
+	w->at = secs();
+	if (write(w->fd, &v, 8) != 8)
+		w->at = -1;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(exact, et_event_during_a_scan_is_reported_again, 120)
+{
+	static struct epoll_event evs[OVF_ITEMS];
+	static int efd[OVF_ITEMS];
+	int again = 0, alone = 0, during = 0, x = OVF_ITEMS - 1;
+	double calib = 1e9, t0, end;
+	uint64_t v = 1;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	raise_nofile(OVF_ITEMS + 64);
+	for (int i = 0; i < OVF_ITEMS; i++) {
+		efd[i] = eventfd(0, EFD_NONBLOCK);
+		ASSERT_LE(0, efd[i]);
+		ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, efd[i],
+				    EPOLLIN | EPOLLET, i));
+	}
+	/* Calibrate: the fastest of three WAITs that report all of them. */
+	for (int r = 0; r < 3; r++) {
+		for (int i = 0; i < OVF_ITEMS; i++)
+			ASSERT_EQ(8, write(efd[i], &v, 8));
+		t0 = secs();
+		ASSERT_EQ(OVF_ITEMS, ep_wait(variant->native, self->ep, evs, OVF_ITEMS, 0));
+		calib = fmin(calib, secs() - t0);
+		for (int i = 0; i < OVF_ITEMS; i++)
+			ASSERT_EQ(8, read(efd[i], &v, 8));
+	}
+	for (int r = 0; r < OVF_ROUNDS; r++) {
+		struct ovf_writer w = { .fd = efd[x], .delay = calib / 4 };
+		pthread_t t;
+		int n;
+
+		/* Every item ready and linked, in order: X last. */
+		for (int i = 0; i < OVF_ITEMS; i++)
+			ASSERT_EQ(8, write(efd[i], &v, 8));
+		ASSERT_EQ(0, pthread_create(&t, NULL, ovf_write, &w));
+		while (!w.spinning)
+			;
+		w.go = true;
+		n = ep_wait(variant->native, self->ep, evs, OVF_ITEMS, 0);
+		end = secs();
+		pthread_join(t, NULL);
+		ASSERT_EQ(OVF_ITEMS, n);
+		ASSERT_LT(0, w.at);
+		/* A write that landed after the WAIT returned re-links X anyway: not counted. */
+		n = ep_wait(variant->native, self->ep, evs, OVF_ITEMS, 0);
+		if (w.at < end) {
+			during++;
+			again += n >= 1;
+			alone += n == 1 && evs[0].data.u64 == (uint64_t)x;
+		}
+		for (int i = 0; i < OVF_ITEMS; i++)
+			ASSERT_EQ(8, read(efd[i], &v, 8));
+	}
+	TH_LOG("WAIT of %d items: %.0f us; X written during the WAIT in %d of %d rounds, "
+	       "reported again in %d (alone in %d)", OVF_ITEMS, calib * 1e6, during, OVF_ROUNDS,
+	       again, alone);
+	EXPECT_LE(OVF_ROUNDS / 2, during);
+	EXPECT_LE(during * 3 / 4, again);
+	EXPECT_EQ(again, alone);
+	for (int i = 0; i < OVF_ITEMS; i++)
+		close(efd[i]);
+}
+
 /* The __fput hook is alive, and sees every release in the system. */
 TEST(release_hook_alive)
 {
