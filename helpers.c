@@ -88,6 +88,9 @@ void rust_epoll_assert_irqs_enabled(void);
 bool rust_epoll_is_eventpoll_fops(const struct file_operations *fop);
 int rust_epoll_native_epoll_known(void);
 bool rust_epoll_fatal_signal_pending(void);
+void rust_epoll_prepare_to_wait_exclusive_head(struct wait_queue_head *wq,
+					       struct wait_queue_entry *wait, int state);
+bool rust_epoll_finish_wait_woken(struct wait_queue_head *wq, struct wait_queue_entry *wait);
 u64 rust_epoll_select_slack(s64 expires);
 int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
 int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
@@ -385,6 +388,46 @@ int rust_epoll_native_epoll_known(void)
 bool rust_epoll_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+/*
+ * ep_poll()'s queueing of a waiter: exclusive, at the head of the queue (after any
+ * WQ_FLAG_PRIORITY entry), where __add_wait_queue_exclusive() puts it, so that a wake-up
+ * reaches the waiter that went to sleep last: epoll's LIFO order among its waiters.
+ * prepare_to_wait_exclusive(), the exported way, queues at the tail (FIFO). The task state is
+ * set inside the queue's lock, as prepare_to_wait_exclusive() sets it.
+ */
+void rust_epoll_prepare_to_wait_exclusive_head(struct wait_queue_head *wq,
+					       struct wait_queue_entry *wait, int state)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&wq->lock, flags);
+	if (list_empty(&wait->entry))
+		__add_wait_queue_exclusive(wq, wait);
+	set_current_state(state);
+	spin_unlock_irqrestore(&wq->lock, flags);
+}
+
+/*
+ * finish_wait() that also says whether a wake-up took the entry off the queue (its wake
+ * function is autoremove_wake_function or calls it): ep_poll()'s end of a sleep, which under
+ * the lock reads list_empty(&wait.entry) before it removes the entry, and on a timeout that no
+ * wake-up preceded returns 0 without looking at the ready list.
+ */
+bool rust_epoll_finish_wait_woken(struct wait_queue_head *wq, struct wait_queue_entry *wait)
+{
+	unsigned long flags;
+	bool woken = true;
+
+	__set_current_state(TASK_RUNNING);
+	if (!list_empty_careful(&wait->entry)) {
+		spin_lock_irqsave(&wq->lock, flags);
+		woken = list_empty(&wait->entry);
+		list_del_init(&wait->entry);
+		spin_unlock_irqrestore(&wq->lock, flags);
+	}
+	return woken;
 }
 
 /*

@@ -88,13 +88,13 @@ impl EventPoll {
             }
             // SAFETY: The entry is pinned on this frame and unqueued (each call dequeues it
             // before returning); `min_wake` declines or calls `autoremove_wake_function`.
-            let timed_out = unsafe {
+            let slept = unsafe {
                 self.wq
                     .wait_exclusive_entry(waiter.entry.get(), min_wake, Some(until), || {
                         self.ready.lock().count_upto(min.events) >= min.events
                     })
             };
-            if timed_out {
+            if slept.timed_out {
                 break;
             }
         }

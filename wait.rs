@@ -173,10 +173,14 @@ impl EventPoll {
             }
             // The final check under `ready`, after queueing: events, or a transfer in progress
             // whose level-triggered items may come back (`ep_events_available`).
-            timed_out = self
+            let slept = self
                 .wq
                 .wait_exclusive(deadline, || self.events_available(&self.ready.lock()));
-            eavail = true;
+            timed_out = slept.timed_out;
+            // As `ep_poll`: a waiter whose deadline passed before any wake-up reached it
+            // returns 0 without looking again; events there are another waiter's, whom their
+            // wake-up went to.
+            eavail = !slept.timed_out || slept.woken;
         }
     }
 

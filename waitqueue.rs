@@ -110,39 +110,28 @@ impl WaitQueueHead {
 
     /// Sleeps as an exclusive waiter (woken one at a time) until woken, a signal arrives, or
     /// the absolute `CLOCK_MONOTONIC` deadline `expires` (ns) passes; `None` sleeps without one.
-    /// `ready` is checked after the task is queued and before it sleeps, so a wake-up between
-    /// the caller's last check and the sleep is never lost. Returns `true` on timeout.
+    /// The waiter is queued at the head, as `ep_poll` queues it, so that a wake-up reaches
+    /// the waiter that slept last (epoll's LIFO order). `ready` is checked after the task is
+    /// queued and before it sleeps, so a wake-up between the caller's last check and the sleep
+    /// is never lost.
     pub(crate) fn wait_exclusive(
         &self,
         expires: Option<i64>,
         ready: impl FnOnce() -> bool,
-    ) -> bool {
+    ) -> Slept {
         let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
-        // SAFETY: `entry` is pinned on this stack frame and stays queued only until the
-        // `finish_wait` below, which runs before the frame ends on every path.
+        // SAFETY: `entry` is pinned on this stack frame, initialised here, and stays queued
+        // only until `finish`, which runs before the frame ends on every path.
         unsafe {
             bindings::init_wait_entry(entry.get(), 0);
-            bindings::prepare_to_wait_exclusive(
-                self.as_raw(),
-                entry.get(),
-                bindings::TASK_INTERRUPTIBLE as i32,
-            );
+            self.wait_and_finish(entry.get(), expires, ready)
         }
-        let mut timed_out = false;
-        if !ready() {
-            // SAFETY: The task state was set by `prepare_to_wait_exclusive`.
-            timed_out = unsafe { sleep(expires) };
-        }
-        // SAFETY: `entry` was initialised and maybe queued on `self` above; this dequeues it
-        // (if a wake-up has not already) and sets the task running again.
-        unsafe { bindings::finish_wait(self.as_raw(), entry.get()) };
-        timed_out
     }
 
     /// As [`Self::wait_exclusive`], with the caller's `entry`, whose wake function is `func`:
     /// `func` decides, in the waker's context under the queue's lock, whether a wake-up wakes
     /// the task (it then calls `autoremove_wake_function`) or passes it on to the next waiter
-    /// (it returns 0 and leaves the entry queued). Returns `true` on timeout.
+    /// (it returns 0 and leaves the entry queued).
     ///
     /// # Safety
     ///
@@ -154,28 +143,56 @@ impl WaitQueueHead {
         func: WakeFn,
         expires: Option<i64>,
         ready: impl FnOnce() -> bool,
-    ) -> bool {
-        // SAFETY: `entry` is valid and unqueued (our contract); it is dequeued by the
-        // `finish_wait` below before we return. `func` wakes the task as the default function
-        // would, or not at all.
+    ) -> Slept {
+        // SAFETY: `entry` is valid and unqueued (our contract); `func` wakes the task as the
+        // default function would, or not at all, and removes the entry when it wakes it.
         unsafe {
             bindings::init_wait_entry(entry, 0);
             (*entry).func = Some(func);
-            bindings::prepare_to_wait_exclusive(
+            self.wait_and_finish(entry, expires, ready)
+        }
+    }
+
+    /// The sleep of both waits: queue `entry` exclusively at the head, check `ready`, sleep,
+    /// dequeue.
+    ///
+    /// # Safety
+    ///
+    /// `entry` is initialised, unqueued, stays at its address until this returns, and its
+    /// wake function removes it from the queue when it wakes the task.
+    unsafe fn wait_and_finish(
+        &self,
+        entry: *mut bindings::wait_queue_entry,
+        expires: Option<i64>,
+        ready: impl FnOnce() -> bool,
+    ) -> Slept {
+        // SAFETY: The queue is initialised; `entry` is initialised and unqueued (our
+        // contract), and is dequeued by `rust_epoll_finish_wait_woken` before we return.
+        unsafe {
+            rust_epoll_prepare_to_wait_exclusive_head(
                 self.as_raw(),
                 entry,
                 bindings::TASK_INTERRUPTIBLE as i32,
-            );
-        }
+            )
+        };
         let mut timed_out = false;
         if !ready() {
-            // SAFETY: The task state was set by `prepare_to_wait_exclusive`.
+            // SAFETY: The task is queued and its state set just above.
             timed_out = unsafe { sleep(expires) };
         }
-        // SAFETY: As in `wait_exclusive`.
-        unsafe { bindings::finish_wait(self.as_raw(), entry) };
-        timed_out
+        // SAFETY: `entry` was queued on `self` above, or taken off by a wake-up; this
+        // dequeues it if not and sets the task running again.
+        let woken = unsafe { rust_epoll_finish_wait_woken(self.as_raw(), entry) };
+        Slept { timed_out, woken }
     }
+}
+
+/// How a sleep of [`WaitQueue::wait_exclusive`] ended.
+pub(crate) struct Slept {
+    /// The deadline passed.
+    pub(crate) timed_out: bool,
+    /// A wake-up took the waiter off the queue (`ep_poll`: `list_empty(&wait.entry)`).
+    pub(crate) woken: bool,
 }
 
 /// Sleeps until woken, a signal arrives, or the absolute `CLOCK_MONOTONIC` deadline `expires`
@@ -214,6 +231,15 @@ unsafe fn sleep(expires: Option<i64>) -> bool {
 
 extern "C" {
     fn rust_epoll_select_slack(expires: i64) -> u64;
+    fn rust_epoll_prepare_to_wait_exclusive_head(
+        wq: *mut bindings::wait_queue_head,
+        wait: *mut bindings::wait_queue_entry,
+        state: core::ffi::c_int,
+    );
+    fn rust_epoll_finish_wait_woken(
+        wq: *mut bindings::wait_queue_head,
+        wait: *mut bindings::wait_queue_entry,
+    ) -> bool;
 }
 
 /// The signature of a wait-queue callback (`wait_queue_func_t`).

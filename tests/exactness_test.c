@@ -901,6 +901,157 @@ TEST_F_TIMEOUT(exact, et_event_during_a_scan_is_reported_again, 120)
 		close(efd[i]);
 }
 
+/*
+ * Waiters sleep in a LIFO: ep_poll() queues each at the head of ep->wq
+ * (__add_wait_queue_exclusive), so one wake-up reaches the thread that went to sleep last
+ * (the order behind the known "one worker takes all the load" effect). Two threads WAIT on
+ * one instance, the second once the first sleeps; one edge-triggered event must wake the
+ * second, and leave the first asleep. (The device queued at the tail, as
+ * prepare_to_wait_exclusive() does, and woke the first: 0 of 5 rounds.)
+ */
+struct sleeper {
+	bool native;
+	int ep, timeout, got;
+	volatile pid_t tid;
+	volatile bool done;
+	int cpu;
+};
+
+static void *sleeper_wait(void *arg)
+{
+	struct sleeper *s = arg;
+	struct epoll_event ev;
+
+	if (s->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(s->cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	s->tid = gettid();
+	s->got = ep_wait(s->native, s->ep, &ev, 1, s->timeout);
+	s->done = true;
+	return NULL;
+}
+
+/* Whether thread `tid` of this process sleeps (state S), waited for up to 5 s. */
+static bool sleeps(pid_t tid)
+{
+	char path[64], text[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	for (int i = 0; i < 5000; i++) {
+		read_file(path, text, sizeof(text));
+		p = strrchr(text, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static bool start_sleeper(struct sleeper *s, pthread_t *t)
+{
+	if (pthread_create(t, NULL, sleeper_wait, s))
+		return false;
+	while (!s->tid)
+		usleep(100);
+	/* Asleep in the WAIT: a short settle after the state shows it. */
+	if (!sleeps(s->tid))
+		return false;
+	usleep(20000);
+	return true;
+}
+
+TEST_F_TIMEOUT(exact, the_waiter_that_slept_last_is_woken_first, 60)
+{
+	int p[2], lifo = 0, rounds = 5;
+
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 1));
+	for (int r = 0; r < rounds; r++) {
+		struct sleeper first = { .native = variant->native, .ep = self->ep, .timeout = 10000,
+					 .cpu = -1 };
+		struct sleeper second = first;
+		pthread_t t1, t2;
+		char c = 'x';
+
+		ASSERT_TRUE(start_sleeper(&first, &t1));
+		ASSERT_TRUE(start_sleeper(&second, &t2));
+		ASSERT_EQ(1, write(p[1], &c, 1));
+		for (int i = 0; i < 2000 && !first.done && !second.done; i++)
+			usleep(1000);
+		usleep(100000);
+		lifo += second.done && second.got == 1 && !first.done;
+		/* A second event for whichever still sleeps. */
+		ASSERT_EQ(1, write(p[1], &c, 1));
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		EXPECT_EQ(1, first.got);
+		EXPECT_EQ(1, second.got);
+		while (read(p[0], &c, 1) == 1 && c != 'x')
+			;
+		ASSERT_EQ(1, read(p[0], &c, 1));
+	}
+	TH_LOG("the waiter that slept last was woken first in %d of %d rounds", lifo, rounds);
+	EXPECT_EQ(rounds, lifo);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * A waiter whose timeout expires before any wake-up reached it returns 0, even with events
+ * on the ready list: they are for the waiter the wake-up went to (ep_poll(): on a timeout,
+ * eavail = list_empty(&wait.entry), false while still queued). X waits 400 ms, then Y (on
+ * CPU 0, so queued ahead of X); a real-time spinner takes CPU 0, and one edge-triggered event
+ * wakes Y, which cannot run. X times out and must return 0; Y, once CPU 0 is free, gets the
+ * event. (The device looked again at the ready list on the timeout: X took Y's event.)
+ */
+TEST_F_TIMEOUT(exact, a_waiter_timed_out_unwoken_takes_nothing, 60)
+{
+	struct sched_param fifo, other = { .sched_priority = 0 };
+	struct sleeper x = { .native = variant->native, .ep = self->ep, .timeout = 400, .cpu = 1 };
+	struct sleeper y = { .native = variant->native, .ep = self->ep, .timeout = 5000, .cpu = 0 };
+	struct rt_spinner sp = { .cpu = 0 };
+	cpu_set_t set, old;
+	pthread_t tx, ty, ts;
+	int p[2], policy;
+	char c = 'x';
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 1));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_TRUE(start_sleeper(&x, &tx));
+	ASSERT_TRUE(start_sleeper(&y, &ty));
+	ASSERT_EQ(0, pthread_create(&ts, NULL, rt_spin, &sp));
+	while (!sp.started)
+		usleep(1000);
+	usleep(20000);
+	if (pthread_getschedparam(ts, &policy, &fifo) || policy != SCHED_FIFO) {
+		sp.stop = true;
+		pthread_join(ts, NULL);
+		SKIP(return, "SCHED_FIFO refused");
+	}
+	ASSERT_EQ(1, write(p[1], &c, 1));
+	pthread_join(tx, NULL);
+	sp.stop = true;
+	pthread_join(ts, NULL);
+	pthread_join(ty, NULL);
+	sched_setscheduler(0, SCHED_OTHER, &other);
+	sched_setaffinity(0, sizeof(old), &old);
+	TH_LOG("X (timed out, not woken) got %d, Y (woken) got %d", x.got, y.got);
+	EXPECT_EQ(0, x.got);
+	EXPECT_EQ(1, y.got);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The __fput hook is alive, and sees every release in the system. */
 TEST(release_hook_alive)
 {
