@@ -17,11 +17,11 @@
 //! that fires while it is being reported puts it back on `rdllist`. No event is lost and no
 //! second list is needed. Level-triggered items reported by a scan wait on a third list,
 //! `requeue`, and go to the tail of the ready list when the scan ends, behind what arrived
-//! meanwhile, as C's `ep_done_scan` orders them. `scanning` is C's "ovflist is active": while it is set,
-//! events count as
-//! available (`ep_events_available`) even when both lists are empty, because the item being
-//! reported may be re-queued (level-triggered) when the scan ends. A poll of the instance, or
-//! a waiter, must then wait for the scan rather than conclude that nothing is ready.
+//! meanwhile, as C's `ep_done_scan` orders them. `scanning` is C's "ovflist is active": while
+//! it is set, events count as available (`ep_events_available`) even when both lists are
+//! empty, because the item being reported may be re-queued (level-triggered) when the scan
+//! ends. A poll of the instance, or a waiter, must then wait for the scan rather than conclude
+//! that nothing is ready.
 //!
 //! # What `ovflist` says that position alone does not
 //!
@@ -29,8 +29,9 @@
 //! list for its turn, and `ep_done_scan` links it again if the scan has unlinked it meanwhile:
 //! an edge-triggered item woken before its turn is reported by this WAIT and again by the next.
 //! Here a wake-up that finds an item linked during a scan writes the scan's number into it
-//! (`scan_event`); [`ReadyList::pop_transfer`] reads and clears that mark, and the WAIT that
-//! reports an edge-triggered item woken so links it again (`send_events`). Marks are cleared
+//! (`scan_event`); [`ReadyList::pop_transfer`] reads and clears that mark, and the scan links
+//! an item woken so again once it is done with it (`relink_woken` in `wait.rs`: visible as a
+//! second report of an edge-triggered item). Marks are cleared
 //! when an item is taken or removed, so a mark is stale only on an item still linked since an
 //! earlier scan (left over, or linked during that scan), which the next scan to take it clears
 //! unless the 32-bit number has come round exactly to the mark's in between: 2^32 scans that

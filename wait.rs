@@ -210,7 +210,8 @@ impl EventPoll {
         // The previous batch's written items: level-triggered ones go back to the ready list.
         let mut written = 0;
         // Bit `i`: a wake-up found `batch[i]` on the transfer list during this scan (C: it is on
-        // `ovflist`): an edge-triggered one is linked again once written (`ep_done_scan`).
+        // `ovflist`): it is linked again once written (`ep_done_scan`; a no-op for a
+        // level-triggered one, re-queued already).
         let mut woken: u32 = 0;
         // Items of the previous batch that polled quiet but were woken so: linked again too.
         let mut quiet_woken = [const { MaybeUninit::<&Epitem>::uninit() }; BATCH];

@@ -121,7 +121,7 @@ impl WaitQueueHead {
     ) -> Slept {
         let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
         // SAFETY: `entry` is pinned on this stack frame, initialised here, and stays queued
-        // only until `finish`, which runs before the frame ends on every path.
+        // only until `wait_and_finish` returns, before the frame ends.
         unsafe {
             bindings::init_wait_entry(entry.get(), 0);
             self.wait_and_finish(entry.get(), expires, ready)
