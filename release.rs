@@ -27,7 +27,9 @@
 //! marks it released and has its eventpoll free it later under its `mtx` (the "reap"; a work
 //! item makes it prompt). A watch deleted or freed otherwise leaves the list and the queues
 //! under the same lock, so exactly one of the two unhooks it, and never after the queues are
-//! gone: release waits for the lock, and the file's `->release()` comes after release.
+//! gone: release waits for the lock, and the file's `->release()` comes after release. (Release
+//! skips the lock when the bucket is empty; a watch leaving on its own is unhooked before it
+//! leaves its file's list, which may empty the bucket, as C unhooks before `ep_remove_file`.)
 //!
 //! Polling a watch without holding the file takes a transient reference with a try-get that
 //! fails once the last one is gone (`epi_fget`), inside an RCU read section and re-checking
@@ -276,8 +278,12 @@ impl Bucket {
         let target = ptr::from_ref(head).cast_mut();
         let mut cur = self.first.load(Relaxed);
         if cur == target {
+            // Release: pairs with the hook's lockless emptiness check. A hook that reads the
+            // null stored here skips the lock and lets the file's `->release()` free its
+            // queues: everything done under the lock before (`forget`'s unhook) must be
+            // visible, and done, by then.
             // SAFETY: Under the lock.
-            self.first.store(unsafe { *head.next.get() }, Relaxed);
+            self.first.store(unsafe { *head.next.get() }, Release);
             return;
         }
         while !cur.is_null() {
@@ -415,10 +421,15 @@ pub(crate) fn forget(epi: &Epitem) {
     let guard = b.lock();
     // SAFETY: Under the bucket lock, which every writer of `state` holds: a plain load.
     if unsafe { *epi.state.as_ptr() } == state::INDEXED {
-        unindex(b, &guard, epi);
-        // Under the lock: the target may be closing, and its queues stay alive only until its
-        // release, which waits for this lock.
+        // Off the target's queues first, then off the file's list, in C's order
+        // (`ep_remove`: `ep_unregister_pollwait`, then `ep_remove_file`). Our caller may hold
+        // no reference on the target (an instance's close, `EventPoll::clear`): its queues
+        // stay alive only until its release, which waits for this lock, but only while the
+        // bucket is not empty (the hook's lockless check). While the item is on the file's
+        // list its head is on the bucket's chain, so the release waits; `unindex` may empty the
+        // bucket, and is done after the unhook, with a release store (`Bucket::unlink`).
         epi.unhook();
+        unindex(b, &guard, epi);
         epi.state.store(state::REAPED, Relaxed);
     }
     // A released item (RELEASED, kept so by the reap) is on its eventpoll's released list,
@@ -451,7 +462,10 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
     let b = bucket(addr);
     // Most released files are not watched: skip the lock when the bucket is empty. A watch of
     // `file` was indexed before its adder dropped its reference, and the put of the last
-    // reference (ordered after that) comes before this call, so its head is seen.
+    // reference (ordered after that) comes before this call, so its head is seen. A watch
+    // leaving without a reference on `file` (its instance closing: `forget`) is unhooked
+    // before its head leaves the chain: an empty bucket seen here (acquire, pairing with
+    // `Bucket::unlink`'s release) comes after that unhook, so the file's queues may go.
     if b.first.load(Acquire).is_null() {
         return;
     }

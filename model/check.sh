@@ -21,10 +21,12 @@ CC=${CC:-gcc}
 # is finite) | model file (default protocol.pml)
 A="-DNW=2 -DNI=2 -DMAXEV=1"		# two exclusive waiters, two items, release, DEL
 B="-DNW=1 -DNI=2 -DPOLLER"		# one waiter, two items, the instance polled meanwhile
+E="-DNW=2 -DNI=1 -DMAXEV=1"		# one item: its DEL empties the release index
 runs=(
 	"(a) no lost wake-up; 2 waiters, 2 items|hold|$A -DPROP_A|"
 	"(b) no event reported for a released watch; 2 waiters, 2 items|hold|$A -DPROP_B|-E"
 	"(c) no item freed while linked; 2 waiters, 2 items|hold|$A -DPROP_C|-E"
+	"(c) no item freed while linked, no freed queue touched; 2 waiters, 1 item|hold|$E -DPROP_C|-E"
 	"(a) no lost wake-up; 1 waiter, 2 items, instance polled|hold|$B -DPROP_A|"
 	"(b) no event reported for a released watch; 1 waiter, 2 items, instance polled|hold|$B -DPROP_B|-E"
 	"(c) no item freed while linked; 1 waiter, 2 items, instance polled|hold|$B -DPROP_C|-E"
@@ -36,6 +38,7 @@ runs=(
 	"MUTATION_6 (no pass-on wake-up at the end of a transfer) breaks (a)|fail|$A -DPROP_A -DMUTATION_6|"
 	"MUTATION_7 (off the ready list before unhooking) breaks (c)|fail|$A -DPROP_C -DMUTATION_7|-E"
 	"MUTATION_8 (WAIT sleeps during a transfer) breaks (a)|fail|$B -DPROP_A -DMUTATION_8|"
+	"MUTATION_9 (forget unindexes before it unhooks) breaks (c)|fail|$E -DPROP_C -DMUTATION_9|-E"
 	# The shared ready ring (ring.pml): (a) nothing lost, (b) at most once and in bounds.
 	"ring (a)(b); 2 watches, ring of 2, 1 consumer, 2 events each|hold|-DNI=2 -DE=2||ring.pml"
 	"ring (a)(b); 2 watches, ring of 1 (overflow)|hold|-DNI=2 -DE=1||ring.pml"

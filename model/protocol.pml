@@ -33,6 +33,9 @@
  *  MUTATION_7 (c): an item is taken off the ready list before it is unhooked (drop moved).
  *  MUTATION_8 (a): WAIT sleeps while a transfer is in progress (scanning check dropped);
  *                  caught only with -DPOLLER: that is the code before `scanning`.
+ *  MUTATION_9 (c): forget() takes the item out of the release index before it unhooks it
+ *                  (step moved): the release, finding the index empty, skips its lock and
+ *                  frees the queue under the unhook (the code before 2026-12-02).
  *
  * Other options: -DTIMEOUT (task 1's sleep may end by its timer or a signal), -DPOP_ANY
  * (items leave txlist in any order), -DMAXEV=2, -DPOLL_WAKES (the poll does not set
@@ -205,7 +208,12 @@ inline drop_item(i) {
 	LOCK(bucket_lk);
 #endif
 	if
-	:: st[i] == INDEXED -> inidx[i] = 0; unhook(i)
+	:: st[i] == INDEXED ->
+#ifndef MUTATION_9
+		unhook(i); inidx[i] = 0
+#else
+		inidx[i] = 0; unhook(i)
+#endif
 	:: st[i] == RELEASED -> onrel[i] = 0; nrel--
 	:: else
 	fi;
@@ -505,27 +513,33 @@ proctype Close() {
 }
 
 /* __fput(T): our ftrace hook first (release::rust_epoll_file_release), then T's
- * ->release(), which frees its wait queue, then T's memory, whose slot a new file reuses. */
+ * ->release(), which frees its wait queue, then T's memory, whose slot a new file reuses.
+ * The hook skips the lock when T's bucket is empty (its lockless check of `first`, acquire;
+ * all of the index is T's here): then nothing of ours may be left on T's queue. */
 proctype Fput() {
 	byte i;
 
 end_open:
 	fdying;
-	LOCK(bucket_lk);
-	for (i : 0 .. NI - 1) {
-		if
-		:: inidx[i] ->
-			inidx[i] = 0;
-			unhook(i);
-			ready_remove(i);
-			st[i] = RELEASED;		/* release store */
-			onrel[i] = 1;
-			nrel++;
-			reap_queued = 1			/* EventPoll::queue_reap */
-		:: else
-		fi
-	}
-	UNLOCK(bucket_lk);
+	if
+	:: inidx[0] || inidx[NI - 1] ->
+		LOCK(bucket_lk);
+		for (i : 0 .. NI - 1) {
+			if
+			:: inidx[i] ->
+				inidx[i] = 0;
+				unhook(i);
+				ready_remove(i);
+				st[i] = RELEASED;	/* release store */
+				onrel[i] = 1;
+				nrel++;
+				reap_queued = 1		/* EventPoll::queue_reap */
+			:: else
+			fi
+		}
+		UNLOCK(bucket_lk)
+	:: else					/* an empty bucket: the lock is skipped */
+	fi;
 	queue_put();
 	atomic { fgen = 1; frefs = 1; fdying = 0 }
 }

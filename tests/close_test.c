@@ -515,6 +515,106 @@ TEST(close_instance_while_waiting)
 	}
 }
 
+/*
+ * The instance's last close and its target's last close at the same moment, in two threads:
+ * the instance's close takes its watch off the target's wait queue while the target's
+ * release frees that queue (an eventfd frees it at once, with kfree). The watch must be off
+ * the queue before the release may go on: native epoll unhooks before it unlinks the watch
+ * from the file (`ep_remove`), so `eventpoll_release()` waits for it. The target's close
+ * starts at a delay swept across the time the instance's close takes (measured first), so
+ * that the two meet at every point of it. What goes wrong is seen by the kernel (KASAN's
+ * use-after-free report in the debug kernel, vm-run's dmesg check): from userspace, each
+ * close succeeds.
+ */
+struct closer {
+	int fd;			/* the target to close once `go` is set */
+	int64_t delay_ns;	/* after `go`, busy-wait this long first */
+	int go, done, stop;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *closer(void *arg)
+{
+	struct closer *c = arg;
+
+	for (;;) {
+		while (!__atomic_load_n(&c->go, __ATOMIC_ACQUIRE))
+			if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
+				return NULL;
+		int64_t until = mono_ns() + c->delay_ns;
+
+		__atomic_store_n(&c->go, 0, __ATOMIC_RELAXED);
+		while (mono_ns() < until)
+			;
+		if (close(c->fd))
+			abort();
+		__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* One round: a new instance watching a new eventfd; both closed, `delay_ns` apart. */
+static int64_t close_both(bool native, struct closer *c, int64_t delay_ns, bool race)
+{
+	int ep = ep_create(native), e = eventfd(0, EFD_CLOEXEC);
+	int64_t t;
+
+	if (ep < 0 || e < 0 || ep_ctl(native, ep, EPOLL_CTL_ADD, e, EPOLLIN, 1))
+		return -1;
+	if (!race) {	/* calibration: the instance's close alone */
+		t = mono_ns();
+		close(ep);
+		t = mono_ns() - t;
+		close(e);
+		return t;
+	}
+	c->fd = e;
+	c->delay_ns = delay_ns;
+	__atomic_store_n(&c->done, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->go, 1, __ATOMIC_RELEASE);
+	t = mono_ns();
+	if (close(ep))
+		return -1;
+	t = mono_ns() - t;
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+		;
+	return t;
+}
+
+TEST(close_instance_and_target_at_once)
+{
+	for (int native = 0; native < 2; native++) {
+		struct closer c = { .fd = -1 };
+		int64_t end, span = 0, t;
+		int rounds = 0;
+		pthread_t t1;
+
+		/* How long the instance's close takes: the sweep's span. */
+		for (int i = 0; i < 64; i++) {
+			t = close_both(native, &c, 0, false);
+			ASSERT_LE(0, t);
+			span += t;
+		}
+		span /= 64;
+		ASSERT_EQ(0, pthread_create(&t1, NULL, closer, &c));
+		end = now_ms() + 1500;
+		for (; rounds < 100000 && (rounds < 500 || now_ms() < end); rounds++) {
+			t = close_both(native, &c, span * (rounds % 32) / 24, true);
+			ASSERT_LE(0, t);
+		}
+		__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(t1, NULL);
+		TH_LOG("%s: %d rounds, the instance's close alone %lld ns", native ? "native" : "device",
+		       rounds, (long long)span);
+	}
+}
+
 /* Sends `fd` over the unix socket `sock`. */
 static int send_fd(int sock, int fd)
 {
