@@ -91,6 +91,8 @@ bool rust_epoll_fatal_signal_pending(void);
 void rust_epoll_prepare_to_wait_exclusive_head(struct wait_queue_head *wq,
 					       struct wait_queue_entry *wait, int state);
 bool rust_epoll_finish_wait_woken(struct wait_queue_head *wq, struct wait_queue_entry *wait);
+int rust_epoll_autoremove_wake_function(struct wait_queue_entry *wq_entry, unsigned int mode,
+					int sync, void *key);
 u64 rust_epoll_select_slack(s64 expires);
 int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
 int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
@@ -410,8 +412,25 @@ void rust_epoll_prepare_to_wait_exclusive_head(struct wait_queue_head *wq,
 }
 
 /*
+ * fs/eventpoll.c's ep_autoremove_wake_function(): the entry leaves the queue on every wake-up,
+ * also one that finds the task running already (its timeout fired and it has not run since):
+ * ep_poll() then sees the entry off the queue and harvests what the wake-up was for, and the
+ * wake-up, which returns 0 (no task woken), goes on to the next exclusive waiter. The exported
+ * autoremove_wake_function() removes the entry only when it woke the task.
+ */
+int rust_epoll_autoremove_wake_function(struct wait_queue_entry *wq_entry, unsigned int mode,
+					int sync, void *key)
+{
+	int ret = default_wake_function(wq_entry, mode, sync, key);
+
+	/* Pairs with list_empty_careful() in rust_epoll_finish_wait_woken(), as in ep_poll(). */
+	list_del_init_careful(&wq_entry->entry);
+	return ret;
+}
+
+/*
  * finish_wait() that also says whether a wake-up took the entry off the queue (its wake
- * function is autoremove_wake_function or calls it): ep_poll()'s end of a sleep, which under
+ * function is rust_epoll_autoremove_wake_function or calls it): ep_poll()'s end of a sleep, which under
  * the lock reads list_empty(&wait.entry) before it removes the entry, and on a timeout that no
  * wake-up preceded returns 0 without looking at the ready list.
  */

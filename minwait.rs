@@ -87,7 +87,8 @@ impl EventPoll {
                 break;
             }
             // SAFETY: The entry is pinned on this frame and unqueued (each call dequeues it
-            // before returning); `min_wake` declines or calls `autoremove_wake_function`.
+            // before returning); `min_wake` declines or calls `autoremove_wake_function`
+            // (`waitqueue.rs`).
             let slept = unsafe {
                 self.wq
                     .wait_exclusive_entry(waiter.entry.get(), min_wake, Some(until), || {
@@ -133,6 +134,7 @@ unsafe extern "C" fn min_wake(
     if w.ep.ready.lock().count_upto(w.events) < w.events {
         return 0;
     }
-    // SAFETY: The entry was made by `init_wait_entry` for this task; the waker's arguments.
-    unsafe { bindings::autoremove_wake_function(wait, mode, sync, key) }
+    // SAFETY: The entry was made by `init_wait_entry` for this task; the waker's arguments,
+    // under the queue's lock.
+    unsafe { crate::waitqueue::autoremove_wake_function(wait, mode, sync, key) }
 }

@@ -121,22 +121,24 @@ impl WaitQueueHead {
     ) -> Slept {
         let entry = pin!(Opaque::<bindings::wait_queue_entry>::uninit());
         // SAFETY: `entry` is pinned on this stack frame, initialised here, and stays queued
-        // only until `wait_and_finish` returns, before the frame ends.
+        // only until `wait_and_finish` returns, before the frame ends; its wake function is
+        // `ep_autoremove_wake_function`'s, which removes it on every wake-up.
         unsafe {
             bindings::init_wait_entry(entry.get(), 0);
+            (*entry.get()).func = Some(rust_epoll_autoremove_wake_function);
             self.wait_and_finish(entry.get(), expires, ready)
         }
     }
 
     /// As [`Self::wait_exclusive`], with the caller's `entry`, whose wake function is `func`:
-    /// `func` decides, in the waker's context under the queue's lock, whether a wake-up wakes
-    /// the task (it then calls `autoremove_wake_function`) or passes it on to the next waiter
-    /// (it returns 0 and leaves the entry queued).
+    /// `func` decides, in the waker's context under the queue's lock, whether a wake-up is
+    /// this waiter's (it then calls [`autoremove_wake_function`]) or passes it on to the next
+    /// waiter (it returns 0 and leaves the entry queued).
     ///
     /// # Safety
     ///
     /// `entry` is valid, not on any queue, and stays at its address until this returns; `func`
-    /// only returns 0 or the result of `autoremove_wake_function` for the same arguments.
+    /// only returns 0 or the result of [`autoremove_wake_function`] for the same arguments.
     pub(crate) unsafe fn wait_exclusive_entry(
         &self,
         entry: *mut bindings::wait_queue_entry,
@@ -144,8 +146,8 @@ impl WaitQueueHead {
         expires: Option<i64>,
         ready: impl FnOnce() -> bool,
     ) -> Slept {
-        // SAFETY: `entry` is valid and unqueued (our contract); `func` wakes the task as the
-        // default function would, or not at all, and removes the entry when it wakes it.
+        // SAFETY: `entry` is valid and unqueued (our contract); `func` declines a wake-up, or
+        // wakes the task as the default function would and removes the entry.
         unsafe {
             bindings::init_wait_entry(entry, 0);
             (*entry).func = Some(func);
@@ -159,7 +161,7 @@ impl WaitQueueHead {
     /// # Safety
     ///
     /// `entry` is initialised, unqueued, stays at its address until this returns, and its
-    /// wake function removes it from the queue when it wakes the task.
+    /// wake function removes it from the queue on every wake-up it does not decline.
     unsafe fn wait_and_finish(
         &self,
         entry: *mut bindings::wait_queue_entry,
@@ -229,7 +231,33 @@ unsafe fn sleep(expires: Option<i64>) -> bool {
     }
 }
 
+/// fs/eventpoll.c's `ep_autoremove_wake_function` (in `helpers.c`): wakes the task as the
+/// default wake function does, and takes the entry off the queue whether or not the task was
+/// asleep still. A waiter whose timeout fired and who has not run yet so sees the wake-up
+/// (`Slept::woken`) and takes the events it was for, as `ep_poll` does; the exported
+/// `autoremove_wake_function` would leave the entry queued, and the waiter return 0.
+///
+/// # Safety
+///
+/// As any wake function: called by the waker under the queue's lock, with an entry made by
+/// `init_wait_entry` for a task.
+pub(crate) unsafe fn autoremove_wake_function(
+    wait: *mut bindings::wait_queue_entry,
+    mode: core::ffi::c_uint,
+    sync: core::ffi::c_int,
+    key: *mut core::ffi::c_void,
+) -> core::ffi::c_int {
+    // SAFETY: Our caller's contract is the helper's.
+    unsafe { rust_epoll_autoremove_wake_function(wait, mode, sync, key) }
+}
+
 extern "C" {
+    fn rust_epoll_autoremove_wake_function(
+        wait: *mut bindings::wait_queue_entry,
+        mode: core::ffi::c_uint,
+        sync: core::ffi::c_int,
+        key: *mut core::ffi::c_void,
+    ) -> core::ffi::c_int;
     fn rust_epoll_select_slack(expires: i64) -> u64;
     fn rust_epoll_prepare_to_wait_exclusive_head(
         wq: *mut bindings::wait_queue_head,

@@ -1052,6 +1052,67 @@ TEST_F_TIMEOUT(exact, a_waiter_timed_out_unwoken_takes_nothing, 60)
 	close(p[1]);
 }
 
+/*
+ * A waiter whose timeout fired but who has not run since (still queued) takes an event that
+ * arrives then: the wake-up finds it already running, and still takes its entry off the
+ * queue (ep_autoremove_wake_function() removes it whatever default_wake_function() says), so
+ * ep_poll() sees the entry gone and harvests. X waits 300 ms on CPU 0; a real-time spinner
+ * takes CPU 0 before X's deadline, so X's timer wakes it but it cannot run; 150 ms after the
+ * deadline an edge-triggered event comes; then CPU 0 is freed. X must return the event, and
+ * a WAIT(0) after it finds nothing. (The device's wake function removed the entry only when
+ * it woke the task: X returned 0, and the event stayed for the next WAIT.)
+ */
+TEST_F_TIMEOUT(exact, a_waiter_timed_out_then_woken_takes_the_event, 60)
+{
+	struct sleeper x = { .native = variant->native, .ep = self->ep, .timeout = 300, .cpu = 0 };
+	struct rt_spinner sp = { .cpu = 0 };
+	struct sched_param fifo;
+	struct epoll_event ev;
+	cpu_set_t set, old;
+	pthread_t tx, ts;
+	int p[2], policy;
+	int64_t start;
+	bool late;
+	char c = 'x';
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 1));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	start = now_ms();
+	ASSERT_TRUE(start_sleeper(&x, &tx));
+	ASSERT_EQ(0, pthread_create(&ts, NULL, rt_spin, &sp));
+	while (!sp.started)
+		usleep(1000);
+	if (pthread_getschedparam(ts, &policy, &fifo) || policy != SCHED_FIFO) {
+		sp.stop = true;
+		pthread_join(ts, NULL);
+		pthread_join(tx, NULL);
+		SKIP(return, "SCHED_FIFO refused");
+	}
+	/* The spinner held CPU 0 before X's deadline (X still sleeping): else inconclusive. */
+	late = x.done || now_ms() - start >= x.timeout;
+	while (now_ms() - start < x.timeout + 150)
+		usleep(1000);
+	ASSERT_FALSE(x.done) TH_LOG("X ran with the spinner on its CPU");
+	ASSERT_EQ(1, write(p[1], &c, 1));
+	usleep(50000);
+	sp.stop = true;
+	pthread_join(ts, NULL);
+	pthread_join(tx, NULL);
+	sched_setaffinity(0, sizeof(old), &old);
+	ASSERT_FALSE(late) TH_LOG("the spinner started after X's deadline");
+	TH_LOG("X (timed out, then woken before it ran) got %d", x.got);
+	EXPECT_EQ(1, x.got);
+	EXPECT_EQ(0, ep_wait(variant->native, self->ep, &ev, 1, 0));
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The __fput hook is alive, and sees every release in the system. */
 TEST(release_hook_alive)
 {
