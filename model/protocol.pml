@@ -141,15 +141,30 @@ bool qalive = 1;	/* T's wait queue exists */
 #define WQ_ACTIVE	(onq[0] || (NW > 1 && onq[1]))	/* waitqueue_active(), lockless */
 #define PENDING		(t0ready && (st[0] == INDEXED || (NI > 1 && st[NI - 1] == INDEXED)))
 
-/* __wake_up(wq, nr_exclusive = 1) with autoremove_wake_function entries, under wq's lock:
- * the first queued task not already running is woken and dequeued; a running one is
- * skipped (try_to_wake_up fails, the wake-up goes on). Any such task may be chosen: this
- * includes the FIFO order of add_wait_queue_exclusive. */
+/* __wake_up(wq, nr_exclusive = 1) with ep_autoremove_wake_function entries (waitqueue.rs,
+ * helpers.c), under wq's lock: each entry met is dequeued; a task not already running is
+ * woken and ends the wake-up; one running already (its timeout fired, not yet back) is
+ * dequeued only (try_to_wake_up fails), and the wake-up goes on. Either queued entry may come
+ * first: this includes the LIFO order of the head queueing. */
 inline wake_one() {
 	atomic {
 		if
 		:: onq[0] && !running[0] -> running[0] = 1; onq[0] = 0
 		:: NW > 1 && onq[1] && !running[1] -> running[1] = 1; onq[1] = 0
+		:: onq[0] && running[0] ->
+			onq[0] = 0;
+			if
+			:: NW > 1 && onq[1] && !running[1] -> running[1] = 1; onq[1] = 0
+			:: NW > 1 && onq[1] && running[1] -> onq[1] = 0
+			:: else
+			fi
+		:: NW > 1 && onq[1] && running[1] ->
+			onq[1] = 0;
+			if
+			:: onq[0] && !running[0] -> running[0] = 1; onq[0] = 0
+			:: onq[0] && running[0] -> onq[0] = 0
+			:: else
+			fi
 		:: else
 		fi
 	}
@@ -368,10 +383,11 @@ no_transfer:
 
 /* EventPoll::wait_unmasked (ep_poll) with WaitQueueHead::wait_exclusive. Task 0 has no
  * timeout and no signal: it must be woken. With -DTIMEOUT task 1's sleep may also end by
- * its timer or a signal (the task is set running, its entry stays queued until finish_wait,
- * then it transfers once more and returns 0 or EINTR if that found nothing). */
+ * its timer or a signal (the task is set running, its entry stays queued until a wake-up
+ * takes it off or finish_wait does); then, if a wake-up took it off (`Slept::woken`), it
+ * transfers once more, else it returns 0 (or EINTR) at once, as ep_poll does. */
 proctype Waiter(byte w) {
-	bool eavail, sleep, got, wake, timed_out;
+	bool eavail, sleep, got, wake, timed_out, woken;
 	byte n, i, r, gen;
 	bool take[NI];
 
@@ -403,8 +419,9 @@ end_sleep:	if
 		fi
 	:: else
 	fi;
-	atomic { running[w] = 1; onq[w] = 0 };	/* finish_wait */
-	eavail = 1;
+	atomic { woken = !onq[w]; running[w] = 1; onq[w] = 0 };	/* finish_wait_woken */
+	eavail = !timed_out || woken;
+	woken = 0;
 	goto loop;
 out:
 	returned[w] = 1
