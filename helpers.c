@@ -430,9 +430,9 @@ int rust_epoll_autoremove_wake_function(struct wait_queue_entry *wq_entry, unsig
 
 /*
  * finish_wait() that also says whether a wake-up took the entry off the queue (its wake
- * function is rust_epoll_autoremove_wake_function or calls it): ep_poll()'s end of a sleep, which under
- * the lock reads list_empty(&wait.entry) before it removes the entry, and on a timeout that no
- * wake-up preceded returns 0 without looking at the ready list.
+ * function is rust_epoll_autoremove_wake_function or calls it): ep_poll()'s end of a sleep,
+ * which under the lock reads list_empty(&wait.entry) before it removes the entry, and on a
+ * timeout that no wake-up preceded returns 0 without looking at the ready list.
  */
 bool rust_epoll_finish_wait_woken(struct wait_queue_head *wq, struct wait_queue_entry *wait)
 {

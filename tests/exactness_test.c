@@ -641,15 +641,22 @@ struct rt_spinner {
 	int cpu;
 };
 
+/* Pins the calling thread to `cpu`; sched_setaffinity()'s result. */
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
 static void *rt_spin(void *arg)
 {
 	struct sched_param fifo = { .sched_priority = 1 };
 	struct rt_spinner *sp = arg;
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET(sp->cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	pin_to_cpu(sp->cpu);
 	sched_setscheduler(0, SCHED_FIFO, &fifo);
 	sp->started = true;
 	while (!sp->stop)
@@ -663,7 +670,7 @@ TEST_F_TIMEOUT(exact, closed_instance_leaves_the_loop_check_at_once, 60)
 	struct rt_spinner sp = { .cpu = 1 };
 	int e[4], fails = 0, rounds = 100;
 	bool rt = false;
-	cpu_set_t set, old;
+	cpu_set_t old;
 	pthread_t t;
 
 	close(self->ep);
@@ -676,12 +683,10 @@ TEST_F_TIMEOUT(exact, closed_instance_leaves_the_loop_check_at_once, 60)
 	}
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
 	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
-		CPU_ZERO(&set);
-		CPU_SET(0, &set);
 		ASSERT_EQ(0, pthread_create(&t, NULL, rt_spin, &sp));
 		while (!sp.started)
 			usleep(1000);
-		rt = sched_setaffinity(0, sizeof(set), &set) == 0 &&
+		rt = pin_to_cpu(0) == 0 &&
 		     sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
 	}
 	for (int r = 0; r < rounds; r++) {
@@ -922,13 +927,8 @@ static void *sleeper_wait(void *arg)
 	struct sleeper *s = arg;
 	struct epoll_event ev;
 
-	if (s->cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(s->cpu, &set);
-		sched_setaffinity(0, sizeof(set), &set);
-	}
+	if (s->cpu >= 0)
+		pin_to_cpu(s->cpu);
 	s->tid = gettid();
 	s->got = ep_wait(s->native, s->ep, &ev, 1, s->timeout);
 	s->done = true;
@@ -1014,7 +1014,7 @@ TEST_F_TIMEOUT(exact, a_waiter_timed_out_unwoken_takes_nothing, 60)
 	struct sleeper x = { .native = variant->native, .ep = self->ep, .timeout = 400, .cpu = 1 };
 	struct sleeper y = { .native = variant->native, .ep = self->ep, .timeout = 5000, .cpu = 0 };
 	struct rt_spinner sp = { .cpu = 0 };
-	cpu_set_t set, old;
+	cpu_set_t old;
 	pthread_t tx, ty, ts;
 	int p[2], policy;
 	char c = 'x';
@@ -1024,9 +1024,7 @@ TEST_F_TIMEOUT(exact, a_waiter_timed_out_unwoken_takes_nothing, 60)
 	ASSERT_EQ(0, pipe(p));
 	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 1));
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
-	CPU_ZERO(&set);
-	CPU_SET(1, &set);
-	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_EQ(0, pin_to_cpu(1));
 	ASSERT_TRUE(start_sleeper(&x, &tx));
 	ASSERT_TRUE(start_sleeper(&y, &ty));
 	ASSERT_EQ(0, pthread_create(&ts, NULL, rt_spin, &sp));
@@ -1068,7 +1066,7 @@ TEST_F_TIMEOUT(exact, a_waiter_timed_out_then_woken_takes_the_event, 60)
 	struct rt_spinner sp = { .cpu = 0 };
 	struct sched_param fifo;
 	struct epoll_event ev;
-	cpu_set_t set, old;
+	cpu_set_t old;
 	pthread_t tx, ts;
 	int p[2], policy;
 	int64_t start;
@@ -1080,9 +1078,7 @@ TEST_F_TIMEOUT(exact, a_waiter_timed_out_then_woken_takes_the_event, 60)
 	ASSERT_EQ(0, pipe(p));
 	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 1));
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
-	CPU_ZERO(&set);
-	CPU_SET(1, &set);
-	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_EQ(0, pin_to_cpu(1));
 	start = now_ms();
 	ASSERT_TRUE(start_sleeper(&x, &tx));
 	ASSERT_EQ(0, pthread_create(&ts, NULL, rt_spin, &sp));
