@@ -6,14 +6,22 @@
 //! events a busy server harvests in batches instead of waking once per event.
 //!
 //! The minimum is a first phase before `ep_poll` proper (`poll_events`): until the minimum
-//! time is up (or the timeout, if it comes first) the waiter sleeps on `wq` until the ready
-//! list holds `min_events` items. Its wait entry has its own wake function, which counts the
-//! ready list (a walk of at most `min_events` links, under `ready`) in the waker's context and
-//! wakes the task only when the count is reached: a wake-up it declines goes on to the next
+//! time is up (or the timeout, if it comes first) the waiter sleeps on `wq` until
+//! `min_events` items are ready. Its wait entry has its own wake function, which reads the
+//! ready list's count (`ReadyList::count`, O(1), under `ready`) in the waker's context and
+//! wakes the task only when the minimum is reached: a wake-up it declines goes on to the next
 //! waiter, as if this one were not queued, so a plain waiter on the same instance is not
 //! starved of it, and the min-waiter does not wake per event. A signal ends the phase. Then
 //! `poll_events` runs with the rest of the timeout: it returns what is ready, or waits for the
 //! first event, as WAIT does.
+//!
+//! The count includes items another task's WAIT has taken off the ready list and not yet
+//! reported (`ReadyList::count`): a min-waiter woken by them may find fewer than its minimum
+//! when it harvests, and returns those, as it does when its minimum time is up. The wake
+//! function runs on every wake-up of the instance, in the waker's context with interrupts
+//! off, so its cost must not depend on what userspace can build: an earlier walk of the list
+//! there made one write to a file watched through N dup'ed fds cost N²/2 link steps (a test
+//! in `ext_test.c`: `one_write_to_many_watches_is_linear`).
 //!
 //! Lock order: the wake function takes `ready` inside the lock of `wq` (the waker holds it),
 //! which no path nests the other way: `ready` is released before anything takes `wq`'s lock
@@ -81,9 +89,7 @@ impl EventPoll {
             events: min.events,
         });
         loop {
-            if self.ready.lock().count_upto(min.events) >= min.events
-                || kernel::current!().signal_pending()
-            {
+            if self.ready.lock().count() >= min.events || kernel::current!().signal_pending() {
                 break;
             }
             // SAFETY: The entry is pinned on this frame and unqueued (each call dequeues it
@@ -92,7 +98,7 @@ impl EventPoll {
             let slept = unsafe {
                 self.wq
                     .wait_exclusive_entry(waiter.entry.get(), min_wake, Some(until), || {
-                        self.ready.lock().count_upto(min.events) >= min.events
+                        self.ready.lock().count() >= min.events
                     })
             };
             if slept.timed_out {
@@ -131,7 +137,7 @@ unsafe extern "C" fn min_wake(
     // SAFETY: `entry` is the first field of the `repr(C)` `MinWaiter`, and `Opaque` is
     // transparent; the waiter outlives its time on the queue (our contract).
     let w = unsafe { &*wait.cast::<MinWaiter<'_>>() };
-    if w.ep.ready.lock().count_upto(w.events) < w.events {
+    if w.ep.ready.lock().count() < w.events {
         return 0;
     }
     // SAFETY: The entry was made by `init_wait_entry` for this task; the waker's arguments,

@@ -46,6 +46,14 @@
 //! but freed later, under `mtx` (the "reap"). Meanwhile its `rdllink` links it on the
 //! `released` list: it is off the ready lists for good, and since it counts as linked nothing
 //! can put it back on them.
+//!
+//! # The count
+//!
+//! `linked` counts the items on the ready, transfer and re-queue lists (not the released
+//! list), kept by the link operations, so that a minimum-wait waiter's wake function
+//! (`minwait.rs`), which runs on every wake-up of the instance, reads it in O(1): a walk of the
+//! list there made one write to a file watched N times (N dup'ed fds) cost N²/2 link steps with
+//! interrupts off.
 
 use core::{pin::Pin, ptr::NonNull};
 use kernel::{bindings::list_head, prelude::*, types::Opaque};
@@ -66,7 +74,8 @@ use crate::{
 /// Every node on `rdllist`, `txlist`, `requeue` or `released` is the `rdllink` of a live
 /// [`Epitem`] of the same eventpoll, and an item is taken off all of them before it is freed.
 /// `scanning` is set exactly between [`ReadyList::start_transfer`] and
-/// [`ReadyList::end_transfer`], and `txlist` and `requeue` are empty outside that.
+/// [`ReadyList::end_transfer`], and `txlist` and `requeue` are empty outside that. `linked` is
+/// the number of nodes on `rdllist`, `txlist` and `requeue` together.
 #[pin_data]
 pub(crate) struct ReadyList {
     #[pin]
@@ -81,6 +90,8 @@ pub(crate) struct ReadyList {
     /// The number of the scan in progress, or of the last one: counted up at each
     /// [`ReadyList::start_transfer`], skipping 0 (an item's "no mark").
     scan: u32,
+    /// How many items `rdllist`, `txlist` and `requeue` hold together (see [`ReadyList::count`]).
+    linked: usize,
 }
 
 // SAFETY: The lists hold only pointers to epitems, which are `Send + Sync`; all access is under
@@ -101,6 +112,7 @@ impl ReadyList {
             released <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             scanning: false,
             scan: 0,
+            linked: 0,
         })
     }
 
@@ -116,21 +128,23 @@ impl ReadyList {
         self.scanning || !self.is_empty()
     }
 
-    /// How many items the ready list holds, counting no further than `limit` (a walk of at
-    /// most `limit` links: for a minimum-wait waiter's check, `minwait.rs`).
-    pub(crate) fn count_upto(&self, limit: usize) -> usize {
-        let head = self.rdllist.get();
-        let mut n = 0;
-        // SAFETY: We hold the lock (we are behind its guard), so the list does not change;
-        // its links are valid (type invariant).
-        unsafe {
-            let mut link = (*head).next;
-            while n < limit && link != head {
-                n += 1;
-                link = (*link).next;
-            }
-        }
-        n
+    /// How many ready items there are: on the ready list, or taken from it by a WAIT in
+    /// progress (on its transfer or re-queue list) and not yet reported. O(1), for a
+    /// minimum-wait waiter's check (`minwait.rs`), which runs in every waker's context.
+    pub(crate) fn count(&self) -> usize {
+        self.linked
+    }
+
+    /// Keeps `linked` as an item is linked (`up`) or unlinked. (Saturating: the invariant
+    /// keeps it in range, and an overflow check must not be able to panic here.)
+    fn count_linked(self: Pin<&mut Self>, up: bool) {
+        // SAFETY: `linked` is not structurally pinned; nothing is moved out.
+        let linked = unsafe { &mut self.get_unchecked_mut().linked };
+        *linked = if up {
+            linked.saturating_add(1)
+        } else {
+            linked.saturating_sub(1)
+        };
     }
 
     /// Whether `epi` is on one of the lists (`ep_is_linked`).
@@ -167,6 +181,7 @@ impl ReadyList {
         // SAFETY: `epi`'s link is unlinked (checked above), the head is valid, and both change
         // only under this lock. INVARIANT: callers pass items of this eventpoll's interest set.
         unsafe { list_add_tail(epi.rdllink(), self.rdllist.get()) };
+        self.count_linked(true);
         true
     }
 
@@ -179,15 +194,22 @@ impl ReadyList {
         }
         // SAFETY: As in `add_tail`, with the re-queue list's head.
         unsafe { list_add_tail(epi.rdllink(), self.requeue.get()) };
+        self.count_linked(true);
         true
     }
 
     /// Takes `epi` off whichever list holds it, if any, and clears its scan mark.
-    pub(crate) fn remove(self: Pin<&mut Self>, epi: &Epitem) {
+    pub(crate) fn remove(mut self: Pin<&mut Self>, epi: &Epitem) {
         epi.set_scan_event(&self, 0);
         if self.is_linked(epi) {
             // SAFETY: `epi` is linked into one of our lists, whose nodes are all valid.
             unsafe { list_del_init(epi.rdllink()) };
+            // A RELEASED item is on the released list, which `linked` does not count: the
+            // state is stored under this lock right after `release` moves the item there
+            // (`release.rs`), and an item leaves that list only unlinked (the reap) or here.
+            if !epi.is_released() {
+                self.as_mut().count_linked(false);
+            }
         }
     }
 
@@ -204,8 +226,9 @@ impl ReadyList {
     /// Takes the next item off the transfer list; it is unlinked afterwards. Also returns
     /// whether a wake-up found it there during this scan, waiting for its turn (C: it is on
     /// `ovflist` too, and `ep_done_scan` links it again once reported), and clears that mark.
-    pub(crate) fn pop_transfer(self: Pin<&mut Self>) -> Option<(NonNull<Epitem>, bool)> {
+    pub(crate) fn pop_transfer(mut self: Pin<&mut Self>) -> Option<(NonNull<Epitem>, bool)> {
         let next = Self::pop(self.txlist.get())?;
+        self.as_mut().count_linked(false);
         // SAFETY: An item just taken off one of our lists is a live epitem (type invariant).
         let epi = unsafe { next.as_ref() };
         let woken = epi.scan_event(&self) == self.scan;
@@ -218,6 +241,7 @@ impl ReadyList {
         if !self.is_linked(epi) {
             // SAFETY: `epi` is unlinked; the head is valid.
             unsafe { list_add(epi.rdllink(), self.txlist.get()) };
+            self.count_linked(true);
         }
     }
 
@@ -233,7 +257,8 @@ impl ReadyList {
         unsafe { self.as_mut().get_unchecked_mut().scanning = false };
     }
 
-    /// Moves `epi`, whose target was released, off the ready lists and onto the released list.
+    /// Moves `epi`, whose target was released, off the ready lists and onto the released list
+    /// (before its state becomes RELEASED: see [`ReadyList::remove`]).
     pub(crate) fn release(mut self: Pin<&mut Self>, epi: &Epitem) {
         self.as_mut().remove(epi);
         // SAFETY: `epi` is unlinked now; the head is valid.

@@ -49,7 +49,7 @@ static inline int ep_wait(bool native, int epfd, struct epoll_event *evs, int ma
 {
 	if (native)
 		return epoll_wait(epfd, evs, max, timeout);
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(__ILP32__)
 	/* The register form when the arguments fit (as the shim does), else the struct. */
 	return rust_epoll_wait_reg(epfd, evs, max, timeout);
 #else

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <netinet/in.h>
@@ -791,6 +792,96 @@ TEST_F(mw, plain_waiter_beside_min_waiter)
 	n = 0;
 	wait(&n);
 	EXPECT_EQ(0, n);
+}
+
+/*
+ * One write to an eventfd watched through WATCHES dup'ed fds wakes the instance once per
+ * watch. A min-waiter's wake function runs each time, in the writer's context with
+ * interrupts off: it must cost O(1), not a walk of the ready list (N²/2 link steps for the
+ * one write, an unprivileged way to stall a CPU). Device: a min-waiter asleep with a minimum
+ * of WATCHES; native: a plain waiter. The device's write must take no more than 4× native's
+ * plus 50 ms.
+ */
+#define WATCHES 10000
+
+struct many_waiter {
+	int epfd;
+	bool native;
+	struct epoll_event *ev;
+	int n;
+};
+
+static void *many_wait(void *arg)
+{
+	struct many_waiter *w = arg;
+
+	if (w->native)
+		w->n = ep_wait(true, w->epfd, w->ev, WATCHES, 10000);
+	else
+		w->n = wait_min(w->epfd, w->ev, WATCHES, 10000, WATCHES, 5000000);
+	return NULL;
+}
+
+/* The write's duration in µs with `native`'s waiter asleep, or -1 (errno) on a setup error. */
+static int64_t one_write_to_many_watches(bool native)
+{
+	struct many_waiter w = { .native = native };
+	struct timespec a, b;
+	static int fds[WATCHES];
+	uint64_t one = 1;
+	int64_t us = -1;
+	pthread_t t;
+	int efd, i;
+
+	w.ev = calloc(WATCHES, sizeof(*w.ev));
+	w.epfd = ep_create(native);
+	efd = eventfd(0, EFD_NONBLOCK);
+	if (!w.ev || w.epfd < 0 || efd < 0)
+		return -1;
+	for (i = 0; i < WATCHES; i++) {
+		fds[i] = i ? dup(efd) : efd;
+		if (fds[i] < 0 || ep_ctl(native, w.epfd, EPOLL_CTL_ADD, fds[i], EPOLLIN, i))
+			goto out;
+	}
+	if (pthread_create(&t, NULL, many_wait, &w))
+		goto out;
+	sleep_ms(300);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (write(efd, &one, sizeof(one)) == sizeof(one)) {
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		us = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+	}
+	pthread_join(t, NULL);
+	/* The plain waiter may wake at the first watch's wake-up and take fewer. */
+	if (native ? w.n < 1 : w.n != WATCHES) {
+		fprintf(stderr, "# %s waiter got %d of %d\n", native ? "native" : "device", w.n,
+			WATCHES);
+		us = -1;
+	}
+out:
+	for (int j = 1; j < WATCHES && j <= i; j++)
+		if (fds[j] >= 0)
+			close(fds[j]);
+	close(efd);
+	close(w.epfd);
+	free(w.ev);
+	return us;
+}
+
+TEST(one_write_to_many_watches_is_linear)
+{
+	struct rlimit rl = { WATCHES + 64, WATCHES + 64 };
+	int64_t dev, nat;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		SKIP(return, "RLIMIT_NOFILE of %d: %s", WATCHES + 64, strerror(errno));
+	nat = one_write_to_many_watches(true);
+	ASSERT_GE(nat, 0) TH_LOG("native: %s", strerror(errno));
+	dev = one_write_to_many_watches(false);
+	ASSERT_GE(dev, 0) TH_LOG("device: %s", strerror(errno));
+	TH_LOG("one write, %d watches: device %lld us (min-waiter), native %lld us",
+	       WATCHES, (long long)dev, (long long)nat);
+	EXPECT_LE(dev, 4 * nat + 50000);
 }
 
 TEST_HARNESS_MAIN

@@ -164,7 +164,7 @@ struct rust_epoll_params {
 #define RUST_EPOLL_WAIT_REG(timeout)	_IOC(_IOC_NONE, RUST_EPOLL_IOC_MAGIC, RUST_EPOLL_WAIT_REG_NR, \
 					     (timeout) < 0 ? 0 : (timeout) + 1)
 #define RUST_EPOLL_WAIT_REG_ARG(events, maxevents) \
-	((unsigned long)(events) | ((unsigned long)(maxevents) << 48))
+	((unsigned long)(events) | ((unsigned long)(maxevents) << 48))	/* LP64 only */
 
 #define RUST_EPOLL_CTL	_IOW(RUST_EPOLL_IOC_MAGIC, 1, struct rust_epoll_ctl)
 #define RUST_EPOLL_WAIT	_IOW(RUST_EPOLL_IOC_MAGIC, 2, struct rust_epoll_wait)
@@ -173,7 +173,8 @@ struct rust_epoll_params {
 #define RUST_EPOLL_SPARAMS	_IOW(RUST_EPOLL_PARAMS_IOC_MAGIC, 0x01, struct rust_epoll_params)
 #define RUST_EPOLL_GPARAMS	_IOR(RUST_EPOLL_PARAMS_IOC_MAGIC, 0x02, struct rust_epoll_params)
 
-#if !defined(__KERNEL__) && (defined(__x86_64__) || defined(__aarch64__))
+/* Not on x32 (or arm64 ILP32): a 32-bit long cannot carry maxevents above bit 48. */
+#if !defined(__KERNEL__) && (defined(__x86_64__) || defined(__aarch64__)) && !defined(__ILP32__)
 #include <string.h>
 #include <sys/ioctl.h>
 /*
