@@ -198,7 +198,9 @@ unsafe extern "C" fn fops_open(_inode: *mut bindings::inode, file: *mut bindings
     let user = unsafe { crate::limits::User::of_opener(file) };
     match EventPoll::new(user, file as usize) {
         Ok(ep) => {
-            ep.attach_view();
+            // SAFETY: The file owns `ep` from here, and `fops_release` clears it before putting
+            // that reference.
+            unsafe { ep.attach_view() };
             // SAFETY: `open` may set the file's private data; `fops_release` takes the
             // reference back.
             unsafe { (*file).private_data = Arc::into_raw(ep).cast_mut().cast() };

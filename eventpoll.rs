@@ -374,8 +374,15 @@ impl EventPoll {
     }
 
     /// Creates the instance's debugfs picture (once it is at its final address).
-    pub(crate) fn attach_view(&self) {
-        *self.view.lock() = introspect::create_view(self);
+    ///
+    /// # Safety
+    ///
+    /// `self` is the instance of a file being opened, whose release calls [`EventPoll::clear`]
+    /// (which removes the picture) while `self` is still alive.
+    pub(crate) unsafe fn attach_view(&self) {
+        // SAFETY: The instance stays where it is, pinned in its `Arc`, and `clear` drops the
+        // view before the file's reference on the instance goes (our contract).
+        *self.view.lock() = unsafe { introspect::create_view(self) };
     }
 
     /// `ep_clear_and_put`, when the instance's file is released: every watch is unhooked from

@@ -23,12 +23,15 @@
  * - EPOLLWAKEUP (for wakeup.rs): a wakeup source named after a dentry needs a name snapshot.
  * - Native epoll's files (for device.rs): eventpoll_fops is static; its ->poll is recognised
  *   by name, through kallsyms.
+ * - debugfs files (for introspect.rs) whose file_operations have an owner: the kernel crate's
+ *   have none (see below).
  * - Busy polling (for busy_poll.rs): a socket's NAPI id (sock_from_file() is exported, the
  *   struct sock layout and napi_id_valid() are C's), busy_loop_current_time() (static
  *   inline), and napi_busy_loop(), exported but declared only in <net/busy_poll.h>.
  */
 #include <linux/anon_inodes.h>
 #include <linux/dcache.h>
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/eventpoll.h>
@@ -41,6 +44,7 @@
 #include <linux/poll.h>
 #include <linux/device.h>	/* pm_wakeup.h: wakeup_source_register() */
 #include <linux/rcupdate.h>
+#include <linux/seq_file.h>
 #include <linux/sched/signal.h>
 #include <linux/time64.h>
 #include <linux/timekeeping.h>
@@ -94,6 +98,7 @@ bool rust_epoll_finish_wait_woken(struct wait_queue_head *wq, struct wait_queue_
 int rust_epoll_autoremove_wake_function(struct wait_queue_entry *wq_entry, unsigned int mode,
 					int sync, void *key);
 u64 rust_epoll_select_slack(s64 expires);
+struct dentry *rust_epoll_debugfs_create_file(const char *name, struct dentry *parent, void *data);
 int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
 int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
 #ifdef CONFIG_PM_SLEEP
@@ -607,4 +612,32 @@ void rust_epoll_napi_busy_loop(unsigned int napi_id, bool (*loop_end)(void *, un
 unsigned long rust_epoll_busy_loop_current_time(void)
 {
 	return busy_loop_current_time();
+}
+
+/*
+ * debugfs files that hold the module while they are open. The kernel crate's debugfs
+ * (rust/kernel/debugfs/file_ops.rs) builds its file_operations without .owner, so debugfs's
+ * proxy open takes no module reference: rmmod succeeds while such a file is open, and its
+ * close then reads ->release from the freed module's file_operations (full_proxy_release).
+ * Ours have THIS_MODULE as owner, as DEFINE_SHOW_ATTRIBUTE's users do; a file's text is
+ * rust_epoll_debugfs_show()'s (introspect.rs), given the file's data.
+ */
+int rust_epoll_debugfs_show(struct seq_file *m, void *v);
+
+static int rust_epoll_debugfs_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, rust_epoll_debugfs_show, inode->i_private);
+}
+
+static const struct file_operations rust_epoll_debugfs_fops = {
+	.owner = THIS_MODULE,
+	.open = rust_epoll_debugfs_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+struct dentry *rust_epoll_debugfs_create_file(const char *name, struct dentry *parent, void *data)
+{
+	return debugfs_create_file(name, 0400, parent, data, &rust_epoll_debugfs_fops);
 }

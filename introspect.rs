@@ -17,10 +17,14 @@
 //! `/sys/kernel/debug/rust_epoll/release_hook` says whether the `__fput` hook is alive and how
 //! many releases it has seen (`release.rs`, `helpers.c`).
 
-use core::fmt::{self, Write};
+use core::{
+    ffi::{c_int, c_void},
+    fmt::{self, Write},
+    ptr::NonNull,
+};
 use kernel::{
     bindings,
-    debugfs::{Dir, File as DebugFile},
+    error::from_err_ptr,
     fs::File,
     prelude::*,
     seq_file::SeqFile,
@@ -36,13 +40,98 @@ use crate::{epitem::Epitem, eventpoll::EventPoll, rbtree::RbTree, uapi::*};
 extern "C" {
     fn rust_epoll_release_hook_calls() -> core::ffi::c_ulong;
     fn rust_epoll_release_hook_check() -> core::ffi::c_int;
+    fn rust_epoll_debugfs_create_file(
+        name: *const kernel::ffi::c_char,
+        parent: *mut c_void,
+        data: *mut c_void,
+    ) -> *mut c_void;
 }
 
-/// The module's debugfs directory and its `release_hook` file.
+/// A debugfs directory or file of ours; dropping it removes it (a directory with what is in
+/// it).
+///
+/// Not the kernel crate's `debugfs::{Dir, File}`: their `file_operations` have no `.owner`, so
+/// an open file of theirs does not hold the module, and closing it after rmmod reads the freed
+/// module's `file_operations` (debugfs's `full_proxy_release`). Ours are C's, with
+/// `THIS_MODULE` (`helpers.c`); `module_cycles.sh` checks that an open file refuses rmmod.
+///
+/// # Invariants
+///
+/// The pointer is a dentry made by debugfs, not removed yet.
+pub(crate) struct Dentry(NonNull<bindings::dentry>);
+
+// SAFETY: A dentry pointer may be used and removed from any thread (debugfs locks inside).
+unsafe impl Send for Dentry {}
+// SAFETY: `&Dentry` only gives the pointer, for debugfs calls that lock inside.
+unsafe impl Sync for Dentry {}
+
+impl Dentry {
+    /// A directory at debugfs's root, or `None` (no debugfs, or out of memory).
+    fn dir(name: &CStr) -> Option<Self> {
+        // SAFETY: `name` is a valid string; a null parent is debugfs's root.
+        let d = unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), core::ptr::null_mut()) };
+        // INVARIANT: debugfs made it (an error pointer is not kept).
+        Some(Self(NonNull::new(from_err_ptr(d).ok()?)?))
+    }
+
+    /// A read-only file in `self` whose text is [`rust_epoll_debugfs_show`]'s for `data`.
+    ///
+    /// # Safety
+    ///
+    /// `data` is null (the release hook's file) or an [`EventPoll`] that stays valid until the
+    /// file is removed (debugfs waits for readers in the removal).
+    unsafe fn file(&self, name: &CStr, data: *const EventPoll) -> Option<Self> {
+        // SAFETY: `name` is a valid string, the parent is a live debugfs directory (type
+        // invariant), and the data is what `rust_epoll_debugfs_show` expects (our contract).
+        let d = unsafe {
+            rust_epoll_debugfs_create_file(
+                name.as_char_ptr(),
+                self.0.as_ptr().cast(),
+                data.cast_mut().cast(),
+            )
+        };
+        // INVARIANT: As in `dir`.
+        Some(Self(NonNull::new(
+            from_err_ptr(d.cast::<bindings::dentry>()).ok()?,
+        )?))
+    }
+}
+
+impl Drop for Dentry {
+    fn drop(&mut self) {
+        // SAFETY: A live debugfs dentry (type invariant), removed once, here. The removal waits
+        // for readers inside the file's operations.
+        unsafe { bindings::debugfs_remove(self.0.as_ptr()) };
+    }
+}
+
+/// The text of one of our debugfs files (`helpers.c`'s `single_open` show function): the
+/// release hook's state for a null `private`, else the picture of the instance it points to.
+///
+/// # Safety
+///
+/// Called by `seq_read` on a file opened by `helpers.c`'s `rust_epoll_debugfs_open`: `m` is its
+/// live `seq_file`, and `private` is the data given to [`Dentry::file`], still valid (the
+/// file's removal waits for this call).
+#[no_mangle]
+unsafe extern "C" fn rust_epoll_debugfs_show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+    // SAFETY: `m` is live and ours for this call (our contract).
+    let private = unsafe { (*m).private }.cast::<EventPoll>().cast_const();
+    // SAFETY: As above; `seq_read` holds the seq_file's lock, so no other thread uses it.
+    let seq = unsafe { SeqFile::from_raw(m) };
+    if private.is_null() {
+        seq.call_printf(format_args!("{HookState}"));
+    } else {
+        // SAFETY: The instance outlives its file's readers (our contract).
+        let ep = unsafe { &*private };
+        seq.call_printf(format_args!("{}", Picture(ep)));
+    }
+    0
+}
+
+/// The module's debugfs directory, with its `release_hook` file in it.
 struct Debugfs {
-    // Removed before its directory.
-    _hook: Option<Pin<KBox<DebugFile<()>>>>,
-    dir: Dir,
+    dir: Dentry,
 }
 
 global_lock! {
@@ -80,31 +169,48 @@ pub(crate) unsafe fn init() {
     // SAFETY: `key` is valid for writes of its size.
     unsafe { bindings::get_random_bytes((&raw mut key).cast(), core::mem::size_of::<u64>()) };
     HASH_KEY.store(key, Relaxed);
-    let dir = Dir::new(c"rust_epoll");
-    let hook = KBox::pin_init(
-        dir.read_callback_file(c"release_hook", (), &|(): &(), f| {
-            // SAFETY: FFI calls without preconditions (the check may sleep: we may too).
-            let (alive, calls) = unsafe {
-                (
-                    rust_epoll_release_hook_check() == 0,
-                    rust_epoll_release_hook_calls(),
-                )
-            };
-            writeln!(
-                f,
-                "__fput hook: {}, {} releases seen",
-                if alive {
-                    "alive"
-                } else {
-                    "DEAD (new watches refused)"
-                },
-                calls
+    let Some(dir) = Dentry::dir(c"rust_epoll") else {
+        return;
+    };
+    // SAFETY: Null data: the release hook's file. (Removed with the directory.)
+    let hook = unsafe { dir.file(c"release_hook", core::ptr::null()) };
+    // Owned by the directory: removing it removes the file.
+    core::mem::forget(hook);
+    *DEBUGFS_DIR.lock() = Some(Debugfs { dir });
+}
+
+/// The `release_hook` file's text.
+struct HookState;
+
+impl fmt::Display for HookState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: FFI calls without preconditions (the check may sleep: we may too).
+        let (alive, calls) = unsafe {
+            (
+                rust_epoll_release_hook_check() == 0,
+                rust_epoll_release_hook_calls(),
             )
-        }),
-        GFP_KERNEL,
-    )
-    .ok();
-    *DEBUGFS_DIR.lock() = Some(Debugfs { _hook: hook, dir });
+        };
+        writeln!(
+            f,
+            "__fput hook: {}, {} releases seen",
+            if alive {
+                "alive"
+            } else {
+                "DEAD (new watches refused)"
+            },
+            calls
+        )
+    }
+}
+
+/// An instance's picture (see [`draw`]).
+struct Picture<'a>(&'a EventPoll);
+
+impl fmt::Display for Picture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        draw(self.0, f)
+    }
 }
 
 /// Removes the directory (module exit; no instance exists any more).
@@ -112,21 +218,16 @@ pub(crate) fn exit() {
     drop(DEBUGFS_DIR.lock().take());
 }
 
-/// An instance, as seen by its debugfs file.
-pub(crate) struct InstanceRef(*const EventPoll);
-
-// SAFETY: The eventpoll is `Sync`; the pointer is valid while the file exists (the instance
-// removes its file when its own file is released, before its last reference can go, and
-// debugfs waits for readers to finish).
-unsafe impl Send for InstanceRef {}
-// SAFETY: As above.
-unsafe impl Sync for InstanceRef {}
-
 /// The debugfs file of an instance; dropping it removes the file.
-pub(crate) type DebugView = Pin<KBox<DebugFile<InstanceRef>>>;
+pub(crate) type DebugView = Dentry;
 
 /// Creates the debugfs file of `ep` (named `<pid>-<n>`), if debugfs is there.
-pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
+///
+/// # Safety
+///
+/// `ep` stays where it is until the returned file is dropped (the instance drops it first
+/// thing when its own file is released, before its last reference can go).
+pub(crate) unsafe fn create_view(ep: &EventPoll) -> Option<DebugView> {
     let id = NEXT_ID.fetch_add(1, Relaxed);
     // The creator's pid as its getpid() sees it (C's `task_tgid_nr_ns`, in its pid namespace).
     // The bindings' `task_struct.tgid` is right too: layout.rs checks it (README, bindgen).
@@ -140,15 +241,8 @@ pub(crate) fn create_view(ep: &EventPoll) -> Option<DebugView> {
     let len = w.len;
     let name = CStr::from_bytes_with_nul(&name[..len]).ok()?;
     let dir = DEBUGFS_DIR.lock();
-    let dir = &dir.as_ref()?.dir;
-    KBox::pin_init(
-        dir.read_callback_file(name, InstanceRef(ep), &|ep: &InstanceRef, f| {
-            // SAFETY: See `InstanceRef`: the instance outlives its file's readers.
-            draw(unsafe { &*ep.0 }, f)
-        }),
-        GFP_KERNEL,
-    )
-    .ok()
+    // SAFETY: `ep` outlives the file (our contract).
+    unsafe { dir.as_ref()?.dir.file(name, ep) }
 }
 
 /// Formats into a fixed buffer (the file name).
