@@ -99,6 +99,8 @@ int rust_epoll_autoremove_wake_function(struct wait_queue_entry *wq_entry, unsig
 					int sync, void *key);
 u64 rust_epoll_select_slack(s64 expires);
 struct dentry *rust_epoll_debugfs_create_file(const char *name, struct dentry *parent, void *data);
+void rust_epoll_debugfs_create_views(struct dentry *parent);
+bool rust_epoll_views_enabled(void);
 int rust_epoll_read_wait(const struct rust_epoll_wait __user *u, struct rust_epoll_wait *w);
 int rust_epoll_read_ctl(const struct rust_epoll_ctl __user *u, struct rust_epoll_ctl *c);
 #ifdef CONFIG_PM_SLEEP
@@ -640,4 +642,23 @@ static const struct file_operations rust_epoll_debugfs_fops = {
 struct dentry *rust_epoll_debugfs_create_file(const char *name, struct dentry *parent, void *data)
 {
 	return debugfs_create_file(name, 0400, parent, data, &rust_epoll_debugfs_fops);
+}
+
+/*
+ * /sys/kernel/debug/rust_epoll/views: whether instances opened from now on get a debugfs
+ * picture (introspect.rs). Off by default: a debugfs file created at every open and removed at
+ * every close made opening and closing an instance 5.5x native's cost. debugfs_create_bool()'s
+ * file_operations are the kernel's own, and its reads and writes take the file's active
+ * reference, so this file needs no owner to outlive rmmod safely.
+ */
+static bool rust_epoll_views;
+
+void rust_epoll_debugfs_create_views(struct dentry *parent)
+{
+	debugfs_create_bool("views", 0600, parent, &rust_epoll_views);
+}
+
+bool rust_epoll_views_enabled(void)
+{
+	return READ_ONCE(rust_epoll_views);
 }

@@ -5,7 +5,9 @@
 //! `/proc/PID/fdinfo/N` of an instance prints one line per watch, in native epoll's exact
 //! format, so tools that parse epoll fdinfo read ours unchanged.
 //!
-//! `/sys/kernel/debug/rust_epoll/<pid>-<n>` draws the instance for people learning epoll:
+//! `/sys/kernel/debug/rust_epoll/<pid>-<n>` draws the instance for people learning epoll, once
+//! `/sys/kernel/debug/rust_epoll/views` is 1 (off by default: a debugfs file made at every open
+//! and removed at every close cost more than the rest of the open and close together):
 //! the interest set as the red-black tree it is (sideways: the root at the left, right
 //! subtrees above), the same items in key order with their requested and last-seen events,
 //! and the ready list from head to tail. Each file holds a pointer to its instance; the
@@ -40,6 +42,8 @@ use crate::{epitem::Epitem, eventpoll::EventPoll, rbtree::RbTree, uapi::*};
 extern "C" {
     fn rust_epoll_release_hook_calls() -> core::ffi::c_ulong;
     fn rust_epoll_release_hook_check() -> core::ffi::c_int;
+    fn rust_epoll_debugfs_create_views(parent: *mut c_void);
+    fn rust_epoll_views_enabled() -> bool;
     fn rust_epoll_debugfs_create_file(
         name: *const kernel::ffi::c_char,
         parent: *mut c_void,
@@ -176,6 +180,8 @@ pub(crate) unsafe fn init() {
     let hook = unsafe { dir.file(c"release_hook", core::ptr::null()) };
     // Owned by the directory: removing it removes the file.
     core::mem::forget(hook);
+    // SAFETY: A live debugfs directory; the file goes with it.
+    unsafe { rust_epoll_debugfs_create_views(dir.0.as_ptr().cast()) };
     *DEBUGFS_DIR.lock() = Some(Debugfs { dir });
 }
 
@@ -221,13 +227,17 @@ pub(crate) fn exit() {
 /// The debugfs file of an instance; dropping it removes the file.
 pub(crate) type DebugView = Dentry;
 
-/// Creates the debugfs file of `ep` (named `<pid>-<n>`), if debugfs is there.
+/// Creates the debugfs file of `ep` (named `<pid>-<n>`), if debugfs is there and `views` is on.
 ///
 /// # Safety
 ///
 /// `ep` stays where it is until the returned file is dropped (the instance drops it first
 /// thing when its own file is released, before its last reference can go).
 pub(crate) unsafe fn create_view(ep: &EventPoll) -> Option<DebugView> {
+    // SAFETY: FFI call without preconditions.
+    if !unsafe { rust_epoll_views_enabled() } {
+        return None;
+    }
     let id = NEXT_ID.fetch_add(1, Relaxed);
     // The creator's pid as its getpid() sees it (C's `task_tgid_nr_ns`, in its pid namespace).
     // The bindings' `task_struct.tgid` is right too: layout.rs checks it (README, bindgen).

@@ -571,6 +571,32 @@ static void bench_ctl(long n)
 }
 
 /*
+ * 3c. An instance opened and closed: open("/dev/rust_epoll") or epoll_create1(), then
+ * close(), per round (with the default /sys/kernel/debug/rust_epoll/views, off).
+ */
+static void bench_create_close(long n)
+{
+	static double s[NIMPL][64];
+	int r = 0;
+
+	for (; r < reps; r++) {
+		for (int impl = DEVICE; impl <= NATIVE; impl++) {
+			double t0 = now_ns();
+
+			for (long i = 0; i < n; i++) {
+				int ep = ep_create(impl == NATIVE);
+
+				if (ep < 0)
+					die("create");
+				close(ep);
+			}
+			s[impl][r] = (now_ns() - t0) / n;
+		}
+	}
+	report("create_close", n, "ns/op", s, r, false);
+}
+
+/*
  * 3b. Batched ctl: ADD then DEL of N fds in batches of `bsz` (RUST_EPOLL_CTL_BATCH), per
  * operation, against native epoll's one-per-call ctl.
  */
@@ -930,6 +956,7 @@ int main(int argc, char **argv)
 		bench_latency(100);
 		bench_latency_ring(100);
 		bench_ctl(100);
+		bench_create_close(100);
 		bench_ctl_batch(100, 16);
 		bench_scaling(100, 100);
 		bench_memory(1000);
@@ -939,7 +966,7 @@ int main(int argc, char **argv)
 		printf("ok 1 bench_smoke: every workload ran on the device, native epoll and poll\n");
 		return 0;
 	}
-	/* `--only WORKLOAD...`: just those (libevent, ring, latency, ring_latency, ctl, batch,
+	/* `--only WORKLOAD...`: just those (libevent, ring, latency, ring_latency, ctl, create, batch,
 	 * scaling, memory, concurrency, two_cpus, stream), for quick measurements while working on one path. */
 #define RUN(name) (argc < 3 || strcmp(argv[1], "--only") || want(argc, argv, name))
 	if (RUN("libevent")) {
@@ -959,6 +986,8 @@ int main(int argc, char **argv)
 		bench_latency_ring(100000);
 	if (RUN("ctl"))
 		bench_ctl(10000);
+	if (RUN("create"))
+		bench_create_close(10000);
 	if (RUN("batch")) {
 		bench_ctl_batch(10000, 1);
 		bench_ctl_batch(10000, 16);

@@ -104,6 +104,24 @@ static inline int fdinfo_count(int epfd)
 	return n;
 }
 
+/*
+ * Turns the debugfs pictures of instances opened from now on on or off
+ * (/sys/kernel/debug/rust_epoll/views); returns whether they were on, or -1 if there is no
+ * such file.
+ */
+static inline int debugfs_views(bool on)
+{
+	int fd = open("/sys/kernel/debug/rust_epoll/views", O_RDWR);
+	char was = 0;
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &was, 1) != 1 || pwrite(fd, on ? "1" : "0", 1, 0) != 1)
+		was = 0;
+	close(fd);
+	return was == 'Y';
+}
+
 /* The path of this process's last instance's debugfs picture, or "" if there is none. */
 static inline void find_debugfs_view(char *path, size_t size)
 {

@@ -552,11 +552,14 @@ static int long_hex_words(const char *text)
 TEST(debugfs_shows_no_kernel_address)
 {
 	static char path[256], text[8192];
-	int ep, p[2];
+	int ep, p[2], was;
 
 	if (access("/sys/kernel/debug/rust_epoll", F_OK))
 		SKIP(return, "debugfs not mounted");
+	was = debugfs_views(true);
+	ASSERT_GE(was, 0) TH_LOG("no /sys/kernel/debug/rust_epoll/views");
 	ep = ep_create(false);
+	debugfs_views(was);
 	ASSERT_GE(ep, 0);
 	ASSERT_EQ(0, pipe(p));
 	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[0], EPOLLIN, 0x10));

@@ -31,7 +31,9 @@ exec 3>&-
 # (an oops in full_proxy_release, in the child; the run's kernel-log check reports it).
 dbg=/sys/kernel/debug/rust_epoll
 if [ -r $dbg/release_hook ]; then
+	views=$(cat $dbg/views)
 	(
+		echo 1 > $dbg/views
 		exec 4<>/dev/rust_epoll
 		view=$dbg/$(ls $dbg | grep -v '^release_hook$' | head -n 1)
 		exec 3<$dbg/release_hook 5<"$view" 4>&-
@@ -48,6 +50,7 @@ if [ -r $dbg/release_hook ]; then
 		echo "ok 2 rmmod refused while a debugfs file is open"
 	fi
 	kill $child; wait $child 2>/dev/null
+	[ "$views" = Y ] || echo 0 > $dbg/views
 	grep -q '^rust_epoll ' /proc/modules || insmod "$ko"
 else
 	echo "ok 2 rmmod refused while a debugfs file is open # SKIP no $dbg/release_hook"

@@ -1591,11 +1591,14 @@ TEST(ctl_batch)
 TEST(debugfs_view)
 {
 	static char path[256], text[8192], want[64];
-	int ep, p[2];
+	int ep, p[2], was;
 
 	if (access("/sys/kernel/debug/rust_epoll", F_OK))
 		SKIP(return, "debugfs not mounted");
+	was = debugfs_views(true);
+	ASSERT_GE(was, 0) TH_LOG("no /sys/kernel/debug/rust_epoll/views");
 	ep = ep_create(false);
+	debugfs_views(was);
 	ASSERT_GE(ep, 0);
 	ASSERT_EQ(0, pipe(p));
 	ASSERT_EQ(0, ep_ctl(false, ep, EPOLL_CTL_ADD, p[0], EPOLLIN | EPOLLET, 0x10));
@@ -1616,6 +1619,23 @@ TEST(debugfs_view)
 	EXPECT_NE(0, access(path, F_OK));
 	close(p[0]);
 	close(p[1]);
+}
+
+/* Without /sys/kernel/debug/rust_epoll/views on (the default), an instance gets no picture. */
+TEST(debugfs_view_only_when_views_on)
+{
+	char path[256];
+	int ep, was;
+
+	was = debugfs_views(false);
+	if (was < 0)
+		SKIP(return, "no /sys/kernel/debug/rust_epoll/views (debugfs not mounted)");
+	ep = ep_create(false);
+	ASSERT_GE(ep, 0);
+	find_debugfs_view(path, sizeof(path));
+	EXPECT_EQ(0, path[0]) TH_LOG("%s exists with views off", path);
+	close(ep);
+	debugfs_views(was);
 }
 
 static volatile sig_atomic_t usr1_handled;
