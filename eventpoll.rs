@@ -37,8 +37,10 @@
 //! A waiter or poller queues itself on `wq`/`poll_wait` and then checks the lists under
 //! `ready`; the callback links the item and reads whether anyone waits under `ready` too.
 //! Whichever of the two critical sections comes second sees the other's write, so a wake-up
-//! is never lost. The lockless `ready_hint` only lets WAIT skip work; it never decides
-//! whether to sleep.
+//! is never lost. Whether the wake-up then found a waiter (the callback's answer to an
+//! exclusive wake-up) is read again under `wq`'s lock, where waiters queue and leave (see
+//! [`EventPoll::item_ready`]). The lockless `ready_hint` only lets WAIT skip work; it never
+//! decides whether to sleep.
 //!
 //! # Lifetime
 //!
@@ -205,7 +207,12 @@ impl EventPoll {
     /// Puts `epi` on the ready list and wakes a waiter and the pollers: the part of
     /// `ep_poll_callback` that touches the instance (`events` are the item's requested ones,
     /// `pollflags` the wake-up's mask, `sync` its synchronous hint). Returns whether a waiter
-    /// was there to wake.
+    /// was there to wake: C's `waitqueue_active(&ep->wq)` under `ep->lock`, with which C's
+    /// waiters queue and dequeue; ours do so under `wq`'s lock, so the answer is the wake-up's
+    /// own, under that lock (a waiter that timed out and left after our check under `ready` is
+    /// not counted: an `EPOLLEXCLUSIVE` wake-up then goes on to the next instance, as in C,
+    /// where that waiter either left before the check or was taken by the wake-up; see
+    /// `rust_epoll_wake_up_found` in `helpers.c` for where ours still wakes more than C).
     ///
     /// Pollers are woken at once (`ep_poll_safewake`), except when `epi` watches a native
     /// epoll instance: that one may be watching us, a cycle no loop check can see, and waking
@@ -214,7 +221,7 @@ impl EventPoll {
     /// one that comes back from our own deferred wake-up through such a cycle: that one is
     /// the cycle itself, and deferring it again would go round for ever.
     pub(crate) fn item_ready(&self, epi: &Epitem, events: u32, pollflags: u32, sync: bool) -> bool {
-        let (added, wake, pwake) = {
+        let (wake, pwake) = {
             let mut ready = self.ready.lock();
             if pollflags != 0 {
                 epi.set_last_seen(&ready, pollflags);
@@ -236,15 +243,11 @@ impl EventPoll {
                     self.set_ready_hint(&ready, true);
                 }
             }
-            (added, self.wq.is_active(), self.poll_wait.is_active())
+            (self.wq.is_active(), self.poll_wait.is_active())
         };
-        if wake {
-            if sync {
-                self.wq.wake_up_sync();
-            } else {
-                self.wq.wake_up(0);
-            }
-        }
+        // Checked under `ready` first, as C does: no waiter then, no wake-up (the waiter that
+        // queues after it finds the item when it checks the list under `ready`).
+        let woke = wake && self.wq.wake_up_found(sync);
         if pwake {
             if !epi.targets_native_epoll() {
                 self.poll_safewake(Some(epi), pollflags & EPOLL_URING_WAKE);
@@ -252,8 +255,7 @@ impl EventPoll {
                 self.queue_pwake();
             }
         }
-        let _ = added;
-        wake
+        woke
     }
 
     /// Puts `epi` (just found ready, with `revents`, by a poll under `mtx`) on the ready list

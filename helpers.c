@@ -78,6 +78,7 @@ void rust_epoll_mutex_lock_nested(struct mutex *lock, unsigned int subclass);
 bool rust_epoll_mutex_held_by_current(struct mutex *lock);
 void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, int subclass,
 			       u8 *nests);
+bool rust_epoll_wake_up_found(struct wait_queue_head *wq, bool sync);
 int rust_epoll_release_hook_register(void);
 void rust_epoll_release_hook_unregister(void);
 int rust_epoll_release_hook_check(void);
@@ -577,6 +578,37 @@ void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, in
 	__wake_up_locked_key(wq, TASK_NORMAL, (void *)key);
 	*nests = 0;
 	spin_unlock_irqrestore(&wq->lock, flags);
+}
+
+/*
+ * wake_up() (or wake_up_sync()) of an instance's wq for ep_poll_callback, returning whether a
+ * waiter was queued when the wake-up ran, read under the queue's lock: the callback's ewake.
+ * C reads waitqueue_active(&ep->wq) and wakes inside ep->lock, where ep_poll also queues and
+ * dequeues its waiters, so a waiter C saw is one the wake-up takes. Our waiters queue and
+ * dequeue under wq's lock only, so the check is made under that lock, in the same section as
+ * the wake-up: a waiter that timed out and left in between is not counted, and an
+ * EPOLLEXCLUSIVE wake-up goes on to the next instance instead of stopping at one whose waiter
+ * has gone. Two differences from C remain, both waking more, never fewer: a waiter that found
+ * the event itself (ours queue, then look) and left in between is not counted either, so the
+ * next instance is woken too (EPOLLEXCLUSIVE promises "one or more"); and a queued
+ * min-waiter counts whether or not it declines (minwait.rs: the event is on its ready list
+ * and reported by its deadline, as the README says).
+ */
+bool rust_epoll_wake_up_found(struct wait_queue_head *wq, bool sync)
+{
+	unsigned long flags;
+	bool found;
+
+	spin_lock_irqsave(&wq->lock, flags);
+	found = !list_empty(&wq->head);
+	if (found) {
+		if (sync)
+			__wake_up_locked_sync_key(wq, TASK_NORMAL, NULL);
+		else
+			__wake_up_locked_key(wq, TASK_NORMAL, NULL);
+	}
+	spin_unlock_irqrestore(&wq->lock, flags);
+	return found;
 }
 
 /* busy_poll.rs has these values of C's. */

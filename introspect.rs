@@ -219,7 +219,8 @@ impl fmt::Display for Picture<'_> {
     }
 }
 
-/// Removes the directory (module exit; no instance exists any more).
+/// Removes the directory (module exit: no instance file is open any more, so no picture is
+/// left in it).
 pub(crate) fn exit() {
     drop(DEBUGFS_DIR.lock().take());
 }

@@ -15,9 +15,9 @@
 //! `poll_events` runs with the rest of the timeout: it returns what is ready, or waits for the
 //! first event, as WAIT does.
 //!
-//! The count includes items another task's WAIT has taken off the ready list and not yet
-//! reported (`ReadyList::count`): a min-waiter woken by them may find fewer than its minimum
-//! when it harvests, and returns those, as it does when its minimum time is up. The wake
+//! The count includes items another task's WAIT has taken off the ready list for its scan
+//! (`ReadyList::count`): a min-waiter woken by them may find fewer than its minimum when it
+//! harvests, and returns those, as it does when its minimum time is up. The wake
 //! function runs on every wake-up of the instance, in the waker's context with interrupts
 //! off, so its cost must not depend on what userspace can build: an earlier walk of the list
 //! there made one write to a file watched through N dup'ed fds cost N²/2 link steps (a test

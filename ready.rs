@@ -49,8 +49,8 @@
 //!
 //! # The count
 //!
-//! `linked` counts the items on the ready, transfer and re-queue lists (not the released
-//! list), kept by the link operations, so that a minimum-wait waiter's wake function
+//! `nr_ready` counts the items on the ready, transfer and re-queue lists (not the released
+//! list, whose items are "linked" only so that nothing links them again), kept by the link operations, so that a minimum-wait waiter's wake function
 //! (`minwait.rs`), which runs on every wake-up of the instance, reads it in O(1): a walk of the
 //! list there made one write to a file watched N times (N dup'ed fds) cost N²/2 link steps with
 //! interrupts off.
@@ -74,7 +74,7 @@ use crate::{
 /// Every node on `rdllist`, `txlist`, `requeue` or `released` is the `rdllink` of a live
 /// [`Epitem`] of the same eventpoll, and an item is taken off all of them before it is freed.
 /// `scanning` is set exactly between [`ReadyList::start_transfer`] and
-/// [`ReadyList::end_transfer`], and `txlist` and `requeue` are empty outside that. `linked` is
+/// [`ReadyList::end_transfer`], and `txlist` and `requeue` are empty outside that. `nr_ready` is
 /// the number of nodes on `rdllist`, `txlist` and `requeue` together.
 #[pin_data]
 pub(crate) struct ReadyList {
@@ -91,7 +91,7 @@ pub(crate) struct ReadyList {
     /// [`ReadyList::start_transfer`], skipping 0 (an item's "no mark").
     scan: u32,
     /// How many items `rdllist`, `txlist` and `requeue` hold together (see [`ReadyList::count`]).
-    linked: usize,
+    nr_ready: usize,
 }
 
 // SAFETY: The lists hold only pointers to epitems, which are `Send + Sync`; all access is under
@@ -99,7 +99,7 @@ pub(crate) struct ReadyList {
 unsafe impl Send for ReadyList {}
 
 impl ReadyList {
-    /// Three empty lists, no scan.
+    /// Four empty lists, no scan.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes.
@@ -112,7 +112,7 @@ impl ReadyList {
             released <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
             scanning: false,
             scan: 0,
-            linked: 0,
+            nr_ready: 0,
         })
     }
 
@@ -129,22 +129,25 @@ impl ReadyList {
     }
 
     /// How many ready items there are: on the ready list, or taken from it by a WAIT in
-    /// progress (on its transfer or re-queue list) and not yet reported. O(1), for a
+    /// progress (on its transfer list, not yet reported, or on its re-queue list, reported
+    /// and level-triggered, to go back at the end of the scan). O(1), for a
     /// minimum-wait waiter's check (`minwait.rs`), which runs in every waker's context.
     pub(crate) fn count(&self) -> usize {
-        self.linked
+        self.nr_ready
     }
 
-    /// Keeps `linked` as an item is linked (`up`) or unlinked. (Saturating: the invariant
-    /// keeps it in range, and an overflow check must not be able to panic here.)
-    fn count_linked(self: Pin<&mut Self>, up: bool) {
-        // SAFETY: `linked` is not structurally pinned; nothing is moved out.
-        let linked = unsafe { &mut self.get_unchecked_mut().linked };
-        *linked = if up {
-            linked.saturating_add(1)
+    /// Keeps `nr_ready` as an item goes on (`up`) or off the ready, transfer or re-queue
+    /// list. (Saturating, since an overflow check must not be able to panic here; the
+    /// invariant keeps it in range, and a drift below 0 would be a bug: it warns.)
+    fn count_ready(self: Pin<&mut Self>, up: bool) {
+        // SAFETY: `nr_ready` is not structurally pinned; nothing is moved out.
+        let n = unsafe { &mut self.get_unchecked_mut().nr_ready };
+        if up {
+            *n = n.saturating_add(1);
         } else {
-            linked.saturating_sub(1)
-        };
+            kernel::warn_on!(*n == 0);
+            *n = n.saturating_sub(1);
+        }
     }
 
     /// Whether `epi` is on one of the lists (`ep_is_linked`).
@@ -181,7 +184,7 @@ impl ReadyList {
         // SAFETY: `epi`'s link is unlinked (checked above), the head is valid, and both change
         // only under this lock. INVARIANT: callers pass items of this eventpoll's interest set.
         unsafe { list_add_tail(epi.rdllink(), self.rdllist.get()) };
-        self.count_linked(true);
+        self.count_ready(true);
         true
     }
 
@@ -194,7 +197,7 @@ impl ReadyList {
         }
         // SAFETY: As in `add_tail`, with the re-queue list's head.
         unsafe { list_add_tail(epi.rdllink(), self.requeue.get()) };
-        self.count_linked(true);
+        self.count_ready(true);
         true
     }
 
@@ -204,11 +207,11 @@ impl ReadyList {
         if self.is_linked(epi) {
             // SAFETY: `epi` is linked into one of our lists, whose nodes are all valid.
             unsafe { list_del_init(epi.rdllink()) };
-            // A RELEASED item is on the released list, which `linked` does not count: the
+            // A RELEASED item is on the released list, which `nr_ready` does not count: the
             // state is stored under this lock right after `release` moves the item there
             // (`release.rs`), and an item leaves that list only unlinked (the reap) or here.
             if !epi.is_released() {
-                self.as_mut().count_linked(false);
+                self.as_mut().count_ready(false);
             }
         }
     }
@@ -228,7 +231,7 @@ impl ReadyList {
     /// `ovflist` too, and `ep_done_scan` links it again once reported), and clears that mark.
     pub(crate) fn pop_transfer(mut self: Pin<&mut Self>) -> Option<(NonNull<Epitem>, bool)> {
         let next = Self::pop(self.txlist.get())?;
-        self.as_mut().count_linked(false);
+        self.as_mut().count_ready(false);
         // SAFETY: An item just taken off one of our lists is a live epitem (type invariant).
         let epi = unsafe { next.as_ref() };
         let woken = epi.scan_event(&self) == self.scan;
@@ -241,7 +244,7 @@ impl ReadyList {
         if !self.is_linked(epi) {
             // SAFETY: `epi` is unlinked; the head is valid.
             unsafe { list_add(epi.rdllink(), self.txlist.get()) };
-            self.count_linked(true);
+            self.count_ready(true);
         }
     }
 

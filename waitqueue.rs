@@ -76,17 +76,16 @@ impl WaitQueueHead {
         };
     }
 
-    /// `wake_up_sync`: as [`Self::wake_up`] (no mask), with the hint that the waker is about
-    /// to sleep, so the woken task need not be moved to another CPU.
-    pub(crate) fn wake_up_sync(&self) {
+    /// [`Self::wake_up`] with no mask, or `wake_up_sync` when `sync` (the waker is about to
+    /// sleep, so the woken task need not move to another CPU), returning whether a waiter
+    /// was queued when the wake-up ran (read under the queue's lock, in the wake-up's own
+    /// section: see `rust_epoll_wake_up_found` in `helpers.c`). For `ep_poll_callback`'s ewake.
+    pub(crate) fn wake_up_found(&self, sync: bool) -> bool {
+        extern "C" {
+            fn rust_epoll_wake_up_found(wq: *mut bindings::wait_queue_head, sync: bool) -> bool;
+        }
         // SAFETY: The queue is initialised.
-        unsafe {
-            bindings::__wake_up_sync_key(
-                self.as_raw(),
-                bindings::TASK_NORMAL,
-                core::ptr::null_mut(),
-            )
-        };
+        unsafe { rust_epoll_wake_up_found(self.as_raw(), sync) }
     }
 
     /// As [`Self::wake_up`] with a poll mask, taking the queue's lock at lockdep subclass

@@ -1112,6 +1112,66 @@ TEST_F_TIMEOUT(exact, a_waiter_timed_out_then_woken_takes_the_event, 60)
 	close(p[1]);
 }
 
+/*
+ * An EPOLLEXCLUSIVE wake-up that an instance's callback counts as consumed reaches a waiter:
+ * C's ep_poll_callback() reads "a waiter is queued" and wakes it inside ep->lock, where
+ * ep_poll() queues and dequeues, so the waiter it counted is the one it wakes. Two instances,
+ * A then B, watch one pipe with EPOLLIN | EPOLLEXCLUSIVE; X waits on A (300 ms, CPU 1), Y on
+ * B (5 s); one write (from CPU 0). X or Y must return the event within 2 s. Unaided the
+ * device's window (between the callback's check under `ready` and its wake-up) is a few
+ * instructions; tests/race_widen.sh loads copies of the module that hold it open 400 ms, so
+ * that X times out in it: with the check counted as the answer (the code before 2026-12-03)
+ * the wake-up stopped at A, whose waiter had gone, and Y slept on.
+ */
+TEST_F_TIMEOUT(exact, an_exclusive_wake_up_counted_reaches_a_waiter, 60)
+{
+	struct sleeper x = { .native = variant->native, .ep = self->ep, .timeout = 300, .cpu = 1 };
+	struct sleeper y = { .native = variant->native, .timeout = 5000, .cpu = -1 };
+	cpu_set_t old;
+	pthread_t tx, ty;
+	int p[2];
+	int64_t t0;
+	bool delivered = false;
+	char c = 'x';
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs two CPUs");
+	y.ep = ep_create(variant->native);
+	ASSERT_GE(y.ep, 0);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(0, ep_ctl(variant->native, self->ep, EPOLL_CTL_ADD, p[0],
+			    EPOLLIN | EPOLLEXCLUSIVE, 1));
+	ASSERT_EQ(0, ep_ctl(variant->native, y.ep, EPOLL_CTL_ADD, p[0],
+			    EPOLLIN | EPOLLEXCLUSIVE, 2));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(old), &old));
+	ASSERT_EQ(0, pin_to_cpu(0));
+	ASSERT_TRUE(start_sleeper(&x, &tx));
+	ASSERT_TRUE(start_sleeper(&y, &ty));
+	ASSERT_EQ(1, write(p[1], &c, 1));
+	t0 = now_ms();
+	while (!delivered && now_ms() - t0 < 2000) {
+		delivered = (x.done && x.got == 1) || (y.done && y.got == 1);
+		usleep(1000);
+	}
+	/*
+	 * Y sleeps on if X took the event (the wake-up stopped at A): a second event for it, the
+	 * pipe emptied first (a write to a pipe with data in it wakes no reader).
+	 */
+	if (!y.done) {
+		ASSERT_EQ(1, read(p[0], &c, 1));
+		ASSERT_EQ(1, write(p[1], &c, 1));
+	}
+	pthread_join(tx, NULL);
+	pthread_join(ty, NULL);
+	sched_setaffinity(0, sizeof(old), &old);
+	TH_LOG("X (on A, 300 ms) got %d, Y (on B) got %d; delivered within 2 s: %s",
+	       x.got, y.got, delivered ? "yes" : "no");
+	EXPECT_TRUE(delivered);
+	close(y.ep);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The __fput hook is alive, and sees every release in the system. */
 TEST(release_hook_alive)
 {

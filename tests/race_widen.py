@@ -14,18 +14,23 @@ sound in C only because C's poll of an instance waits for its mtx). Three edits:
 - the plain ADD sleeps 1 ms between the two loads of its test, so that the nested ADD's check
   can end meanwhile.
 
-Each anchor must be found exactly once: a change to ctl.rs that moves one fails here, loudly,
-instead of widening nothing. Run by tests/host-check; the copies run in tests/race_widen.sh.
+VARIANT `wake_gap` or `wake_gap_old` widens instead the window that
+`exact.an_exclusive_wake_up_counted_reaches_a_waiter` (exactness_test.c) looks for: the callback
+(eventpoll.rs, item_ready) spins 400 ms between its check for a waiter under `ready` and its
+wake-up of `wq`; `wake_gap` keeps the wake-up's own answer as ewake (the code as it is),
+`wake_gap_old` answers with the check (the code before 2026-12-03).
+
+Each anchor must be found exactly once: a change to ctl.rs or eventpoll.rs that moves one fails
+here, loudly, instead of widening nothing. Run by tests/host-check; the copies run in
+tests/race_widen.sh.
 """
 import sys
 
 src, variant = sys.argv[1], sys.argv[2]
-path = src + "/ctl.rs"
-text = open(path).read()
 
 SLEEP = "kernel::time::delay::fsleep(kernel::time::Delta::from_micros(1000))"
 TEST = "(target.child.is_some() || self.memo().in_check() || self.head().is_watched())"
-edits = [
+ctl_edits = [
     (
         "        let mut tree = self.lock_tree_reaped(0);\n        let mut check = None;\n",
         "        if args.op == EPOLL_CTL_ADD && target.child.is_none() {\n"
@@ -47,11 +52,30 @@ edits = [
             + SLEEP + "; self.head().is_watched() })",
             "c_order": "(self.head().is_watched() || { "
             + SLEEP + "; self.memo().in_check() } || target.child.is_some())",
-        }[variant],
+        }.get(variant, TEST),
     ),
 ]
+WAKE = "        let woke = wake && self.wq.wake_up_found(sync);\n"
+SPIN = (
+    "        if wake {\n"
+    "            for _ in 0..400 {\n"
+    "                kernel::time::delay::udelay(kernel::time::Delta::from_micros(1000));\n"
+    "            }\n"
+    "        }\n"
+)
+wake_edits = {
+    "wake_gap": [(WAKE, SPIN + WAKE)],
+    "wake_gap_old": [(WAKE, SPIN + "        let woke = wake;\n        let _ = wake && self.wq.wake_up_found(sync);\n")],
+}
+
+if variant in wake_edits:
+    name, edits = "eventpoll.rs", wake_edits[variant]
+else:
+    name, edits = "ctl.rs", ctl_edits
+path = src + "/" + name
+text = open(path).read()
 for old, new in edits:
     if text.count(old) != 1:
-        sys.exit(f"race_widen.py: anchor found {text.count(old)} times in ctl.rs: {old.strip()[:60]}")
+        sys.exit(f"race_widen.py: anchor found {text.count(old)} times in {name}: {old.strip()[:60]}")
     text = text.replace(old, new)
 open(path, "w").write(text)
