@@ -679,7 +679,7 @@ struct dentry *rust_epoll_debugfs_create_file(const char *name, struct dentry *p
 /*
  * /sys/kernel/debug/rust_epoll/views: whether instances opened from now on get a debugfs
  * picture (introspect.rs). Off by default: a debugfs file created at every open and removed at
- * every close made opening and closing an instance 5.5x native's cost. debugfs_create_bool()'s
+ * every close made opening and closing an instance cost 5-8x native's. debugfs_create_bool()'s
  * file_operations are the kernel's own, and its reads and writes take the file's active
  * reference, so this file needs no owner to outlive rmmod safely.
  */
