@@ -15,7 +15,7 @@ bin=$build/epoll_wakeup_test
 shim=$build/librust_epoll_preload.so
 [ -x "$bin" ] && [ -f "$shim" ] || { echo "selftest_flakes: build the tests first (make tests)"; exit 1; }
 
-tests=${FLAKE_TESTS:-$("$bin" -l | awk 'NR > 1 { print $NF }')}
+tests=${FLAKE_TESTS:-$("$bin" -l 2>&1 | awk 'NR > 1 { print $NF }')}
 printf '%-10s %6s %8s %8s %8s\n' test runs native device seconds
 tn=0 td=0 all=$(date +%s)
 for t in $tests; do
