@@ -23,12 +23,13 @@
  * given to epoll_pwait2, faults in the shim (native epoll returns EFAULT); fds duplicated by
  * fcntl(F_DUPFD), inherited across exec or received over a socket are found by fstat. A
  * wrapped call made inside the shim's own dlsym() is a plain system call (no cancellation
- * point). x86-64 only (raw_syscall()).
+ * point); a WAIT is one, as epoll_wait() is (device_wait_cancellable()). x86-64 only (raw_syscall()).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -336,6 +337,27 @@ static int device_wait(int epfd, struct epoll_event *events, int maxevents, long
 	return real_ioctl(epfd, RUST_EPOLL_WAIT, &w);
 }
 
+/*
+ * device_wait() as a cancellation point: glibc makes epoll_wait, epoll_pwait and epoll_pwait2
+ * cancellation points (SYSCALL_CANCEL), but ioctl() is none, so a thread asleep in a WAIT
+ * would outlive pthread_cancel(). As glibc 2.36 runs a cancellable system call
+ * (__pthread_enable_asynccancel), the WAIT runs with asynchronous cancellation, the caller's
+ * type restored after it (and errno with it). libc's syscall() is not a cancellation point, so
+ * the shim's syscall() calls device_wait() itself.
+ */
+static int device_wait_cancellable(int epfd, struct epoll_event *events, int maxevents,
+				   long long timeout_ns, const sigset_t *sigmask)
+{
+	int type, ret, err;
+
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	ret = device_wait(epfd, events, maxevents, timeout_ns, sigmask);
+	err = errno;
+	pthread_setcanceltype(type, NULL);
+	errno = err;
+	return ret;
+}
+
 static long long ms_to_ns(int timeout)
 {
 	return timeout < 0 ? -1 : (long long)timeout * 1000000;
@@ -346,7 +368,7 @@ int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout
 {
 	if (!is_ours(epfd))
 		return real_epoll_pwait(epfd, events, maxevents, timeout, sigmask);
-	return device_wait(epfd, events, maxevents, ms_to_ns(timeout), sigmask);
+	return device_wait_cancellable(epfd, events, maxevents, ms_to_ns(timeout), sigmask);
 }
 
 int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
@@ -378,7 +400,7 @@ int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents, const stru
 		return real_epoll_pwait2(epfd, events, maxevents, timeout, sigmask);
 	if (timespec_to_ns(timeout, &ns))
 		return -1;
-	return device_wait(epfd, events, maxevents, ns, sigmask);
+	return device_wait_cancellable(epfd, events, maxevents, ns, sigmask);
 }
 
 int close(int fd)
@@ -458,7 +480,10 @@ long syscall(long nr, ...)
 	case SYS_epoll_ctl:
 		return epoll_ctl((int)a[0], (int)a[1], (int)a[2], (struct epoll_event *)a[3]);
 	case SYS_epoll_wait:
-		return epoll_wait((int)a[0], (struct epoll_event *)a[1], (int)a[2], (int)a[3]);
+		if (!is_ours((int)a[0]))
+			break;
+		return device_wait((int)a[0], (struct epoll_event *)a[1], (int)a[2],
+				   ms_to_ns((int)a[3]), NULL);
 	case SYS_epoll_pwait:
 	case SYS_epoll_pwait2:
 		if (!is_ours((int)a[0]))

@@ -6,8 +6,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -161,6 +163,75 @@ TEST(pwait2_through_syscall)
 	EXPECT_EQ(-1, syscall(SYS_epoll_pwait2, ep, &ev, 1, &ts, NULL, 0));
 	EXPECT_EQ(EINVAL, errno);
 	close(ep);
+}
+
+/* A thread asleep in one of the three epoll waits, which it never returns from by itself. */
+struct sleeper {
+	int ep;
+	int call;	/* 0 epoll_wait, 1 epoll_pwait, 2 epoll_pwait2 */
+};
+
+static void *sleep_in_wait(void *arg)
+{
+	struct sleeper *s = arg;
+	struct epoll_event ev;
+	sigset_t none;
+
+	sigemptyset(&none);
+	if (s->call == 0)
+		epoll_wait(s->ep, &ev, 1, -1);
+	else if (s->call == 1)
+		epoll_pwait(s->ep, &ev, 1, -1, &none);
+	else
+		epoll_pwait2(s->ep, &ev, 1, NULL, &none);
+	return NULL;
+}
+
+/*
+ * epoll_wait, epoll_pwait and epoll_pwait2 are cancellation points (glibc's SYSCALL_CANCEL):
+ * pthread_cancel() ends a thread asleep in one, on the device as on native epoll (an instance
+ * made past the shim). The shim's WAIT is an ioctl(), which is none: the thread slept on.
+ */
+TEST(waits_are_cancellation_points)
+{
+	static const char *const calls[] = { "epoll_wait", "epoll_pwait", "epoll_pwait2" };
+
+	if (!device_present())
+		SKIP(return, "no /dev/rust_epoll here");
+	for (int device = 0; device < 2; device++) {
+		for (int call = 0; call < 3; call++) {
+			struct epoll_event ev = { .events = EPOLLIN };
+			struct sleeper s = { .ep = device ? epoll_create1(0) : raw_epoll_create1(),
+					     .call = call };
+			int efd = eventfd(0, 0), joined;
+			uint64_t one = 1;
+			struct timespec until;
+			void *res = NULL;
+			pthread_t t;
+
+			ASSERT_GE(s.ep, 0);
+			ASSERT_EQ(device, on_device(s.ep));
+			ASSERT_GE(efd, 0);
+			/* The way out if the thread cannot be cancelled: an event. */
+			ASSERT_EQ(0, epoll_ctl(s.ep, EPOLL_CTL_ADD, efd, &ev));
+			ASSERT_EQ(0, pthread_create(&t, NULL, sleep_in_wait, &s));
+			usleep(100 * 1000);
+			ASSERT_EQ(0, pthread_cancel(t));
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 2;
+			joined = pthread_timedjoin_np(t, &res, &until);
+			EXPECT_EQ(0, joined) TH_LOG("%s on %s: still asleep 2 s after pthread_cancel",
+						    calls[call], device ? "the device" : "native epoll");
+			if (joined) {
+				ASSERT_EQ(8, write(efd, &one, 8));
+				ASSERT_EQ(0, pthread_join(t, &res));
+			}
+			EXPECT_EQ(PTHREAD_CANCELED, res) TH_LOG("%s on %s", calls[call],
+								device ? "the device" : "native epoll");
+			close(efd);
+			close(s.ep);
+		}
+	}
 }
 
 /* Without the device: the call fails with open()'s errno, unless fallback is asked for. */
