@@ -239,13 +239,16 @@ impl ReadyList {
         Some((next, woken))
     }
 
-    /// Puts `epi` (just popped, not reported) back at the front of the transfer list.
-    pub(crate) fn unpop_transfer(self: Pin<&mut Self>, epi: &Epitem) {
-        if !self.is_linked(epi) {
-            // SAFETY: `epi` is unlinked; the head is valid.
-            unsafe { list_add(epi.rdllink(), self.txlist.get()) };
-            self.count_ready(true);
+    /// Puts `epi` (just popped, not reported) back at the front of the transfer list, unless
+    /// it is linked already (a wake-up or a release took it meanwhile). Returns whether it did.
+    pub(crate) fn unpop_transfer(self: Pin<&mut Self>, epi: &Epitem) -> bool {
+        if self.is_linked(epi) {
+            return false;
         }
+        // SAFETY: `epi` is unlinked; the head is valid.
+        unsafe { list_add(epi.rdllink(), self.txlist.get()) };
+        self.count_ready(true);
+        true
     }
 
     /// `ep_done_scan`: what was not reported goes back to the front of the ready list, ahead

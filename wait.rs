@@ -263,7 +263,24 @@ impl EventPoll {
                 };
                 // SAFETY: Items on the ready lists are in the interest set (`ReadyList`'s
                 // invariant), and they cannot leave it while we hold `mtx`.
-                batch[taken].write(unsafe { epi.as_ref() });
+                let epi = unsafe { epi.as_ref() };
+                // `ep_deliver_event`: the instance's source covers the report before the
+                // item's is relaxed, so that the system cannot suspend in between. (Only an
+                // EPOLLWAKEUP watch has a source.) Relaxed here, under `ready`, as the item
+                // leaves the list, as C relaxes it just before its `list_del_init`: from here
+                // on it is unlinked, and a wake-up links it again at once (C's would go to
+                // `ovflist` until the scan ends) and activates its source after this relax.
+                // Relaxed after the lock was dropped, it was left inactive though linked, its
+                // event pending with nothing to keep the system up (`exactness_test`'s
+                // `a_linked_wakeup_watch_keeps_its_source_active`).
+                if epi.events(&tree) & EPOLLWAKEUP != 0 && epi.ws.is_set() {
+                    if epi.ws.is_active() {
+                        self.ws.stay_awake();
+                        ws_held = true;
+                    }
+                    epi.ws.relax();
+                }
+                batch[taken].write(epi);
                 taken_woken |= u32::from(was_woken) << taken;
                 taken += 1;
             }
@@ -279,16 +296,6 @@ impl EventPoll {
             for i in 0..taken {
                 // SAFETY: Set above.
                 let epi = unsafe { batch[i].assume_init() };
-                // `ep_deliver_event`: the instance's source covers the report before the
-                // item's is relaxed, so that the system cannot suspend in between. (Only an
-                // EPOLLWAKEUP watch has a source.)
-                if epi.events(&tree) & EPOLLWAKEUP != 0 && epi.ws.is_set() {
-                    if epi.ws.is_active() {
-                        self.ws.stay_awake();
-                        ws_held = true;
-                    }
-                    epi.ws.relax();
-                }
                 let revents = epi.poll(&tree, 0);
                 if revents != 0 {
                     records[m].write(EpollEvent {
@@ -314,8 +321,11 @@ impl EventPoll {
                 for i in (written..m).rev() {
                     // SAFETY: Set above.
                     let epi = unsafe { batch[i].assume_init() };
-                    ready.as_mut().unpop_transfer(epi);
-                    epi.ws.stay_awake();
+                    // Its source too, unless a release took it meanwhile (its source is
+                    // relaxed and about to go with it).
+                    if ready.as_mut().unpop_transfer(epi) {
+                        epi.ws.stay_awake();
+                    }
                 }
                 fault = true;
             }
@@ -513,7 +523,10 @@ impl EventPoll {
                 break;
             }
             let events = epi.events(tree);
-            if events & EPOLLWAKEUP != 0 {
+            // `__ep_eventpoll_poll`'s relax of an item found quiet, unless a wake-up linked it
+            // again while it was polled (ours link at once where C's wait on `ovflist`), and
+            // activated its source: a linked item's source stays active.
+            if events & EPOLLWAKEUP != 0 && !ready.is_linked(epi) {
                 epi.ws.relax();
             }
             if woken {
