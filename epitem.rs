@@ -121,11 +121,11 @@ impl EppollEntry {
         let whead = self.whead.load(Acquire);
         if !whead.is_null() {
             // SAFETY: `whead` is non-null, so the entry is on that queue, which is alive: the
-            // caller holds the bucket lock, and the item is still on its file's list (its head
-            // on the bucket's chain), so the target's release, which comes before the file frees
-            // its queues, finds the bucket not empty and waits for that lock (`release.rs`:
-            // `forget` unhooks before it unindexes); and a queue freed by `POLLFREE` clears
-            // `whead` first and waits for RCU readers such as this one.
+            // caller holds the bucket lock, and the item is still on its file's list (a plain
+            // file's head in the index, an instance's read under the lock), so the target's
+            // release, which comes before the file frees its queues, waits for that lock
+            // (`release.rs`: `forget` unhooks before it unindexes); and a queue freed by
+            // `POLLFREE` clears `whead` first and waits for RCU readers such as this one.
             unsafe { bindings::remove_wait_queue(whead, self.wait.get()) };
             self.whead.store(ptr::null_mut(), Relaxed);
         }

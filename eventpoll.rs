@@ -14,7 +14,9 @@
 //!   transfer of WAIT, by `poll` of the instance, and by the reap of released watches, so an
 //!   item cannot leave the interest set while it is reported.
 //! - A release-index bucket lock (`release.rs`, the module's `file->f_lock`): the watches of
-//!   the files in that bucket (each file's list, each watch's `state`).
+//!   the files whose addresses hash to that bucket (each file's list, each watch's `state`),
+//!   and the putting of their heads in the index and their taking off (the index, an
+//!   rhashtable, takes its own bucket locks inside).
 //! - `ready` (IRQ-safe spinlock, `ep->lock`): the ready, transfer and released lists, each
 //!   item's link on them and `last_seen`; the ring's producer side and each item's ring mark
 //!   (`ring.rs`). Taken by `ep_poll_callback` in the waker's context.
@@ -401,6 +403,8 @@ impl EventPoll {
             drop(epi);
         }
         drop(tree);
+        // After `mtx`: the instance is going, nothing reaches its source any more but the
+        // callbacks' read sections, which `destroy` waits for.
         self.ws.destroy();
     }
 }

@@ -13,6 +13,9 @@
  * - The file release hook (for release.rs): fs/eventpoll.c is called by __fput() through
  *   eventpoll_release(); a module is not, so an ftrace callback on __fput() calls
  *   release.rs instead, and checks that it is still being called (see below).
+ * - The index of watched files (for release.rs): an rhashtable, whose lookup, insert and
+ *   remove are static inline with their parameters as a compile-time constant, and
+ *   kfree_rcu(), a macro.
  * - Polling a watch (for epitem.rs, release.rs): epi_fget()'s file_ref_get() and vfs_poll()
  *   are static inline; ep_item_poll() is done here in one call (try-get, poll, put).
  * - Reporting events (for wait.rs): epoll_put_uevent() is static inline; records are written
@@ -44,6 +47,7 @@
 #include <linux/poll.h>
 #include <linux/device.h>	/* pm_wakeup.h: wakeup_source_register() */
 #include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
 #include <linux/seq_file.h>
 #include <linux/sched/signal.h>
 #include <linux/time64.h>
@@ -84,6 +88,12 @@ void rust_epoll_release_hook_unregister(void);
 int rust_epoll_release_hook_check(void);
 unsigned long rust_epoll_release_hook_calls(void);
 bool rust_epoll_epi_fget(struct file *file, const s8 *state);
+struct rust_epoll_fhead;
+int rust_epoll_index_init(void);
+void rust_epoll_index_destroy(void);
+struct rust_epoll_fhead *rust_epoll_index_lookup(unsigned long file);
+int rust_epoll_index_insert(struct rust_epoll_fhead *head);
+void rust_epoll_index_remove(struct rust_epoll_fhead *head);
 __poll_t rust_epoll_item_poll(struct file *file, const s8 *state, poll_table *pt);
 size_t rust_epoll_put_events(struct epoll_event __user *uevents,
 			     const struct epoll_event *records, size_t n);
@@ -272,6 +282,86 @@ void rust_epoll_release_hook_unregister(void)
 {
 	unregister_ftrace_function(&rust_epoll_fput_ops);
 	ftrace_free_filter(&rust_epoll_fput_ops);
+}
+
+/*
+ * The index of watched files (release.rs): a file's address to its FileHead, the list of our
+ * watches of it (C's file->f_ep, which a module cannot add to struct file). An rhashtable, so
+ * that it grows with the number of watched files and a lookup stays O(1): the release hook
+ * looks up every file released in the system. Our instances' heads are embedded in their
+ * eventpolls and are not in it (release.rs finds them through the file).
+ *
+ * The layout is release.rs's FileHead (#[repr(C)], checked there). Inserts and removes are
+ * made under the file's bucket lock (release.rs), so a file's head is found, added and taken
+ * off by one task at a time; lookups are made under RCU, by the hook without that lock. A
+ * head off the index is freed after a grace period, its rcu_head over its (empty, no longer
+ * read) list of watches, so a lookup walking past it reads a head still.
+ */
+struct rust_epoll_fhead {
+	struct rhash_head node;
+	unsigned long file;
+	union {
+		struct list_head epitems;
+		struct rcu_head rcu;
+	};
+};
+
+static const struct rhashtable_params fhead_params = {
+	.head_offset = offsetof(struct rust_epoll_fhead, node),
+	.key_offset = offsetof(struct rust_epoll_fhead, file),
+	.key_len = sizeof(unsigned long),
+	.automatic_shrinking = true,
+};
+
+static struct rhashtable fhead_index;
+
+int rust_epoll_index_init(void)
+{
+	/* release.rs's FileHead asserts the same. */
+	BUILD_BUG_ON(offsetof(struct rust_epoll_fhead, node) != 0);
+	BUILD_BUG_ON(offsetof(struct rust_epoll_fhead, file) != 8);
+	BUILD_BUG_ON(offsetof(struct rust_epoll_fhead, epitems) != 16);
+	BUILD_BUG_ON(sizeof(struct rust_epoll_fhead) != 32);
+	return rhashtable_init(&fhead_index, &fhead_params);
+}
+
+/* At module exit, the index empty (every watch is gone, and so every head). */
+void rust_epoll_index_destroy(void)
+{
+	rhashtable_destroy(&fhead_index);
+}
+
+/*
+ * The head of @file, or NULL. The head stays valid after the RCU section only for a caller
+ * holding @file's bucket lock, under which heads of @file are taken off. A NULL is followed
+ * by a read barrier (smp_acquire__after_ctrl_dep): the head's removal was ordered after
+ * everything its remover did before (rcu_assign_pointer's release), and the caller's reads
+ * after the miss are ordered after it too.
+ */
+struct rust_epoll_fhead *rust_epoll_index_lookup(unsigned long file)
+{
+	struct rust_epoll_fhead *head;
+
+	rcu_read_lock();
+	head = rhashtable_lookup(&fhead_index, &file, fhead_params);
+	rcu_read_unlock();
+	if (!head)
+		smp_acquire__after_ctrl_dep();
+	return head;
+}
+
+/* Adds @head (not in the index; no head of its file is), under its file's bucket lock. */
+int rust_epoll_index_insert(struct rust_epoll_fhead *head)
+{
+	/* GFP_ATOMIC inside, if the table must grow at once: an error is -ENOMEM, -EBUSY or -E2BIG. */
+	return rhashtable_insert_fast(&fhead_index, &head->node, fhead_params);
+}
+
+/* Takes @head, whose list is empty, off the index and frees it after a grace period. */
+void rust_epoll_index_remove(struct rust_epoll_fhead *head)
+{
+	WARN_ON_ONCE(rhashtable_remove_fast(&fhead_index, &head->node, fhead_params));
+	kfree_rcu(head, rcu);
 }
 
 /*
@@ -588,11 +678,14 @@ void rust_epoll_wake_up_nested(struct wait_queue_head *wq, unsigned long key, in
  * dequeue under wq's lock only, so the check is made under that lock, in the same section as
  * the wake-up: a waiter that timed out and left in between is not counted, and an
  * EPOLLEXCLUSIVE wake-up goes on to the next instance instead of stopping at one whose waiter
- * has gone. Two differences from C remain, both waking more, never fewer: a waiter that found
- * the event itself (ours queue, then look) and left in between is not counted either, so the
- * next instance is woken too (EPOLLEXCLUSIVE promises "one or more"); and a queued
- * min-waiter counts whether or not it declines (minwait.rs: the event is on its ready list
- * and reported by its deadline, as the README says).
+ * has gone. What remains different from C comes from our waiters queueing before they look
+ * at the ready list (C looks, then queues, under ep->lock): a waiter that found an event
+ * itself and left in between is not counted, so the next instance is woken too (one more,
+ * which EPOLLEXCLUSIVE's "one or more" allows); one that has found an event but not yet
+ * left is counted, so the wake-up stops here where C's would go on (the event is reported
+ * by that waiter all the same); and a queued min-waiter counts whether or not it declines
+ * (minwait.rs: the event is on its ready list and reported by its deadline, as the README
+ * says).
  */
 bool rust_epoll_wake_up_found(struct wait_queue_head *wq, bool sync)
 {

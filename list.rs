@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The kernel's `list_head` operations (include/linux/list.h), for the lists this module keeps:
-//! the ready, transfer and released lists (`ready.rs`), and the per-file watcher lists and
-//! release-index buckets (`release.rs`).
+//! the ready, transfer and released lists (`ready.rs`), and the per-file watcher lists
+//! (`release.rs`).
 //!
 //! In C these are `static inline`, so a module's Rust cannot call them, and the kernel crate's
 //! own `kernel::list` is a different (Rust-native) list that `CONFIG_DEBUG_LIST` does not

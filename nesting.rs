@@ -77,10 +77,13 @@ impl LoopMemo {
 
     /// Whether a check in flight has visited the instance (`ep->gen == loop_check_gen`).
     /// Read without `EPNESTED`, under the instance's `mtx` (the caller's, `ep_ctl_lock`): a
-    /// check visits the instance under that `mtx`, so its mark is seen here; `false` then
-    /// means either no check visited it, or the check that did has ended. Acquire: in the
-    /// second case every watch that check made (of this instance above all) is visible to the
-    /// caller's loads that follow. (Pairs with the release store of `FullCheck::drop`.)
+    /// check's loop walk visits the instance under that `mtx`, so its mark is seen here (the
+    /// upward depth walk marks instances without it, as C's does: harmless, a mark seen here
+    /// only sends the ADD through the full check, and the race below is the loop walk's);
+    /// `false` then means either no check visited it, or the check that did has ended.
+    /// Acquire: in the second case every watch that check made (of this instance above all)
+    /// is visible to the caller's loads that follow. (Pairs with the release store of
+    /// `FullCheck::drop`.)
     pub(crate) fn in_check(&self) -> bool {
         self.gen.load(Relaxed) == LOOP_CHECK_GEN.load(Acquire)
     }

@@ -14,13 +14,16 @@
 //! # The per-file lists
 //!
 //! A module cannot add `f_ep` to `struct file`, so each watched file's list of watches hangs
-//! off a [`FileHead`] found through a hash table keyed by the file's address (C's
-//! `epitems_head`; for one of our instances the head is embedded in its eventpoll, as C's
-//! `ep->refs`). Each bucket has its own spinlock, the module's `file->f_lock`: it guards the
-//! bucket's chain of heads, each head's list of watches (`Epitem::fllink`, a `list_head`, so a
-//! watch leaves it in O(1)), and each watch's `state`. Closes of unrelated files meet on a
-//! lock only when their addresses share one of [`BUCKETS`] buckets, and a file that is not
-//! watched costs its release one lockless load.
+//! off a [`FileHead`] (C's `epitems_head`). A plain file's head is found through the index, an
+//! rhashtable keyed by the file's address (`helpers.c`), which grows with the number of
+//! watched files, so that finding a head, or finding none, stays O(1) however many files are
+//! watched; for one of our instances the head is embedded in its eventpoll, as C's
+//! `ep->refs`, and found through the file. The files' addresses hash to [`BUCKETS`] bucket
+//! locks, the module's `file->f_lock`: a file's bucket lock guards the putting of its head in
+//! the index and its taking off, the head's list of watches (`Epitem::fllink`, a `list_head`,
+//! so a watch leaves it in O(1)), and each watch's `state`. Closes of unrelated files meet on
+//! a lock only when their addresses share a bucket, and a plain file that is not watched
+//! costs its release one lookup under RCU, without a lock.
 //!
 //! Release, under the bucket lock: takes each watch of the file off its list and off the file's
 //! wait queues, moves it from the ready list to its eventpoll's released list (`ready.rs`),
@@ -28,8 +31,9 @@
 //! item makes it prompt). A watch deleted or freed otherwise leaves the list and the queues
 //! under the same lock, so exactly one of the two unhooks it, and never after the queues are
 //! gone: release waits for the lock, and the file's `->release()` comes after release. (Release
-//! skips the lock when the bucket is empty; a watch leaving on its own is unhooked before it
-//! leaves its file's list, which may empty the bucket, as C unhooks before `ep_remove_file`.)
+//! skips the lock when a plain file has no head in the index; a watch leaving on its own is
+//! unhooked before it leaves its file's list, which may take the head off the index, as C
+//! unhooks before `ep_remove_file`.)
 //!
 //! Polling a watch without holding the file takes a transient reference with a try-get that
 //! fails once the last one is gone (`epi_fget`), inside an RCU read section and re-checking
@@ -50,10 +54,7 @@
 //! a target's wait-queue lock → `ready`. Nothing under a bucket lock sleeps or takes `mtx`;
 //! `ep_poll_callback` never takes one.
 
-use core::{
-    cell::UnsafeCell,
-    ptr::{self, NonNull},
-};
+use core::ptr::{self, NonNull};
 use kernel::{
     bindings,
     bindings::list_head,
@@ -61,7 +62,7 @@ use kernel::{
     prelude::*,
     sync::{
         aref::ARef,
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Relaxed, Release},
     },
     types::Opaque,
 };
@@ -74,10 +75,15 @@ use crate::{
     nesting::EP_MAX_NESTS,
 };
 
-/// Buckets of the index (a power of two).
+/// Bucket locks (a power of two).
 const BUCKETS: usize = 4096;
 
 extern "C" {
+    fn rust_epoll_index_init() -> core::ffi::c_int;
+    fn rust_epoll_index_destroy();
+    fn rust_epoll_index_lookup(file: usize) -> *mut FileHead;
+    fn rust_epoll_index_insert(head: *mut FileHead) -> core::ffi::c_int;
+    fn rust_epoll_index_remove(head: *mut FileHead);
     fn rust_epoll_release_hook_register() -> core::ffi::c_int;
     fn rust_epoll_release_hook_unregister();
     fn rust_epoll_epi_fget(file: *mut core::ffi::c_void, state: *const i8) -> bool;
@@ -101,17 +107,21 @@ pub(crate) mod state {
     pub(crate) const REAPED: i8 = 3;
 }
 
-/// The watches of one file (C's `epitems_head`, or `ep->refs` for an instance).
+/// The watches of one file (C's `epitems_head`, or `ep->refs` for an instance). The layout is
+/// `helpers.c`'s `struct rust_epoll_fhead`, whose `rcu_head` overlays `epitems` once the head
+/// is off the index, empty and waiting to be freed.
 ///
 /// # Invariants
 ///
-/// A head is on its bucket's chain exactly while `epitems` is not empty; `next` and `epitems`
-/// are only touched under its bucket's lock. A head from the head cache is freed when it leaves
-/// the chain; one embedded in an eventpoll lives as long as the eventpoll.
+/// A head from the head cache is in the index exactly while `epitems` is not empty, and is
+/// freed (after a grace period) when it leaves it; one embedded in an eventpoll is never in
+/// the index and lives as long as the eventpoll. `node` and `epitems` are written only under
+/// the bucket lock of `file`.
+#[repr(C)]
 #[pin_data]
 pub(crate) struct FileHead {
-    /// The next head of the bucket's chain.
-    next: UnsafeCell<*mut FileHead>,
+    /// The head's link in the index (`struct rhash_head`), written by the index.
+    node: Opaque<bindings::rhash_head>,
     /// The file's address: the key, only compared.
     file: usize,
     /// The watches of the file, through `Epitem::fllink`.
@@ -119,8 +129,17 @@ pub(crate) struct FileHead {
     epitems: Opaque<list_head>,
 }
 
-// SAFETY: Every field but the immutable `file` is written only under the bucket lock; the one
-// lockless access, `is_watched`, is a single volatile read of `epitems.next` (READ_ONCE).
+// `helpers.c` checks the same offsets and size for `struct rust_epoll_fhead`.
+const _: () = {
+    assert!(core::mem::offset_of!(FileHead, node) == 0);
+    assert!(core::mem::offset_of!(FileHead, file) == 8);
+    assert!(core::mem::offset_of!(FileHead, epitems) == 16);
+    assert!(core::mem::size_of::<FileHead>() == 32);
+};
+
+// SAFETY: Every field but the immutable `file` is written only under the bucket lock. The
+// lockless accesses are reads: `is_watched`, a single volatile read of `epitems.next`
+// (READ_ONCE), and the index's lookups under RCU, of `node` and `file`.
 unsafe impl Send for FileHead {}
 // SAFETY: As above.
 unsafe impl Sync for FileHead {}
@@ -129,7 +148,7 @@ impl FileHead {
     /// An empty head for the file at address `file`.
     pub(crate) fn new(file: usize) -> impl PinInit<Self> {
         pin_init!(Self {
-            next: UnsafeCell::new(ptr::null_mut()),
+            node: Opaque::uninit(),
             file,
             // SAFETY: `slot` is valid for writes.
             epitems <- Opaque::ffi_init(|slot| unsafe { init_list_head(slot) }),
@@ -175,35 +194,31 @@ impl FileHead {
     }
 }
 
-/// One bucket: a lock and a chain of heads.
+/// One bucket: the lock of the files whose addresses hash to it.
 struct Bucket {
     lock: Opaque<bindings::spinlock_t>,
-    /// The first head of the chain, or null. Written under `lock`; read without it by the
-    /// release hook's emptiness check.
-    first: Atomic<*mut FileHead>,
 }
 
-/// The table. Its locks are initialised by [`init`] before the hook or any instance exists.
+/// The bucket locks, initialised by [`init`] before the hook or any instance exists.
 struct Table([Bucket; BUCKETS]);
 
-// SAFETY: Each bucket is a spinlock and what it guards; `first` is atomic.
+// SAFETY: Each bucket is a spinlock.
 unsafe impl Sync for Table {}
 
 static TABLE: Table = Table(
     [const {
         Bucket {
             lock: Opaque::uninit(),
-            first: Atomic::new(ptr::null_mut()),
         }
     }; BUCKETS],
 );
 
-/// Initialises the buckets' locks.
+/// Initialises the bucket locks and the index; [`exit`] undoes it.
 ///
 /// # Safety
 ///
 /// Called once, at module init, before the release hook or any instance exists.
-pub(crate) unsafe fn init() {
+pub(crate) unsafe fn init() -> Result {
     let key = kernel::static_lock_class!();
     for b in TABLE.0.iter() {
         // SAFETY: Called once, before any use of the locks (our contract); `key` and the name
@@ -212,6 +227,19 @@ pub(crate) unsafe fn init() {
             bindings::__spin_lock_init(b.lock.get(), c"release::bucket".as_char_ptr(), key.as_ptr())
         };
     }
+    // SAFETY: Called once, before any use of the index (our contract).
+    kernel::error::to_result(unsafe { rust_epoll_index_init() })
+}
+
+/// Frees the index.
+///
+/// # Safety
+///
+/// Called once, after [`init`] succeeded, when the release hook is unregistered (or was never
+/// registered) and no watch is left: nothing uses the index any more.
+pub(crate) unsafe fn exit() {
+    // SAFETY: Our contract.
+    unsafe { rust_epoll_index_destroy() };
 }
 
 /// The bucket of a file's address (multiplicative hashing, as `hash_ptr`).
@@ -248,55 +276,40 @@ impl Bucket {
         }
     }
 
-    /// The head of `file`, if the file is watched. Caller holds the lock.
+    /// The head of the plain file `file` in the index, if it has one. Caller holds the lock of
+    /// `file`'s bucket (this one), under which its head is put in and taken off.
     fn find(&self, _guard: &BucketGuard<'_>, file: usize) -> Option<&FileHead> {
-        // SAFETY: Under the lock (the guard is the proof), which every writer of `first` holds:
-        // a plain load.
-        let mut cur = unsafe { *self.first.as_ptr() };
-        while !cur.is_null() {
-            // SAFETY: Heads on the chain are alive while the lock is held (type invariant).
-            let head = unsafe { &*cur };
-            if head.file == file {
-                return Some(head);
-            }
-            // SAFETY: Under the lock.
-            cur = unsafe { *head.next.get() };
-        }
-        None
+        // SAFETY: The index is initialised (`init`) and destroyed only when nothing uses it;
+        // the lookup runs under RCU.
+        let head = unsafe { rust_epoll_index_lookup(file) };
+        // SAFETY: A head found in the index is alive while it is in it (type invariant), and
+        // it leaves it only under this lock, which the caller holds.
+        unsafe { head.as_ref() }
     }
 
-    /// Puts `head` (not on any chain) at the front of the chain. Caller holds the lock.
-    fn push(&self, _guard: &BucketGuard<'_>, head: &FileHead) {
-        // SAFETY: Under the lock.
-        unsafe { *head.next.get() = self.first.load(Relaxed) };
-        // Release: pairs with the hook's lockless emptiness check (see there).
-        self.first.store(ptr::from_ref(head).cast_mut(), Release);
+    /// Puts `head`, a new head of the file whose bucket this is and which has none in the
+    /// index, in the index. Caller holds the lock.
+    ///
+    /// # Safety
+    ///
+    /// `head` comes from the head cache, and belongs to the index from here on if this
+    /// succeeds (it is freed by [`Bucket::remove`]).
+    unsafe fn insert(&self, _guard: &BucketGuard<'_>, head: *mut FileHead) -> Result {
+        // SAFETY: `head` is valid and not in the index; its file has no head there (checked
+        // under this lock, held since).
+        kernel::error::to_result(unsafe { rust_epoll_index_insert(head) }).map_err(|_| ENOMEM)
     }
 
-    /// Takes `head` off the chain. Caller holds the lock.
-    fn unlink(&self, _guard: &BucketGuard<'_>, head: &FileHead) {
-        let target = ptr::from_ref(head).cast_mut();
-        let mut cur = self.first.load(Relaxed);
-        if cur == target {
-            // Release: pairs with the hook's lockless emptiness check. A hook that reads the
-            // null stored here skips the lock and lets the file's `->release()` free its
-            // queues: everything done under the lock before (`forget`'s unhook) must be
-            // visible, and done, by then.
-            // SAFETY: Under the lock.
-            self.first.store(unsafe { *head.next.get() }, Release);
-            return;
-        }
-        while !cur.is_null() {
-            // SAFETY: Heads on the chain are alive under the lock, and so is `head`.
-            unsafe {
-                let next = *(*cur).next.get();
-                if next == target {
-                    *(*cur).next.get() = *head.next.get();
-                    return;
-                }
-                cur = next;
-            }
-        }
+    /// Takes `head`, the file's head in the index, whose list is empty, off the index and has
+    /// it freed after a grace period: a lookup may still be walking past it. Caller holds the
+    /// lock. The index's removal is a release store (`rcu_assign_pointer`): a release hook
+    /// that finds no head (then a read barrier) sees everything done under the lock before,
+    /// `forget`'s unhook above all, done; it skips the lock and lets the file's `->release()`
+    /// free the queues.
+    fn remove(&self, _guard: &BucketGuard<'_>, head: &FileHead) {
+        // SAFETY: `head` is in the index (found there under this lock), from the head cache
+        // (embedded heads are never put in), and empty; the caller uses it no more.
+        unsafe { rust_epoll_index_remove(ptr::from_ref(head).cast_mut()) };
     }
 }
 
@@ -334,8 +347,13 @@ impl Hook {
 
 impl Drop for Hook {
     fn drop(&mut self) {
-        // SAFETY: Registered by `register`. Returns once no call of the hook is running.
-        unsafe { rust_epoll_release_hook_unregister() };
+        // SAFETY: Registered by `register`. Returns once no call of the hook is running; the
+        // index goes after it (the module holds the hook for its whole life, so no watch is
+        // left).
+        unsafe {
+            rust_epoll_release_hook_unregister();
+            exit();
+        }
     }
 }
 
@@ -354,34 +372,35 @@ pub(crate) fn hook_alive() -> Result {
 
 /// `ep_attach_file`: puts a new watch on its file's list (before it is hooked on the file's
 /// queues). `child` is the target's eventpoll when the target is one of our instances (its
-/// head is embedded); otherwise a head is allocated if the file has none yet. The caller holds
-/// a reference on the target, so its release cannot be running.
+/// head is embedded); otherwise a head is allocated and put in the index if the file has none
+/// yet (`ENOMEM` if the index cannot grow). The caller holds a reference on the target, so
+/// its release cannot be running.
 pub(crate) fn index(epi: &Epitem, child: Option<&EventPoll>) -> Result {
     let file = epi.key().file;
     let b = bucket(file);
     let mut spare: SpareHead = None;
     loop {
         let guard = b.lock();
-        let head = match (b.find(&guard, file), child, &spare) {
-            (Some(head), _, _) => head,
-            (None, Some(child), _) => {
-                b.push(&guard, child.head());
-                child.head()
-            }
-            (None, None, Some(new)) => {
-                b.push(&guard, new);
-                // The chain owns it from here (type invariant of `FileHead`).
-                let new = spare
-                    .take()
-                    .map(CacheBox::into_raw)
-                    .unwrap_or(ptr::null_mut());
-                // SAFETY: Just leaked from its box; freed when it leaves the chain.
+        let head = match (child, b.find(&guard, file)) {
+            (Some(child), _) => child.head(),
+            (None, Some(head)) => head,
+            (None, None) => {
+                let Some(new) = spare.take() else {
+                    drop(guard);
+                    spare = Some(crate::resources().heads.alloc(FileHead::new(file))?);
+                    continue;
+                };
+                let new = CacheBox::into_raw(new);
+                // SAFETY: From the head cache; its file has no head in the index (just looked
+                // up, under the lock held since).
+                if let Err(e) = unsafe { b.insert(&guard, new) } {
+                    // SAFETY: Just leaked from its box, and not in the index.
+                    drop(unsafe { CacheBox::from_raw(new, &crate::resources().heads) });
+                    return Err(e);
+                }
+                // SAFETY: In the index from here on, freed when it leaves it (type invariant
+                // of `FileHead`), which needs this lock.
                 unsafe { &*new }
-            }
-            (None, None, None) => {
-                drop(guard);
-                spare = Some(crate::resources().heads.alloc(FileHead::new(file))?);
-                continue;
             }
         };
         // SAFETY: `fllink` is unlinked (a new item), the head's list is valid; both under the
@@ -392,24 +411,21 @@ pub(crate) fn index(epi: &Epitem, child: Option<&EventPoll>) -> Result {
     }
 }
 
-/// Takes `epi` off its file's list; frees the file's head if it was the last. Caller holds
-/// the bucket lock.
+/// Takes `epi` off its file's list; a plain file's head leaves the index, and is freed, with
+/// its last watch. Caller holds the bucket lock.
 fn unindex(b: &Bucket, guard: &BucketGuard<'_>, epi: &Epitem) {
     // SAFETY: An indexed item's `fllink` is on its file's list, under this lock.
     unsafe { list_del_init(epi.fllink()) };
-    let file = epi.key().file;
-    let Some(head) = b.find(guard, file) else {
-        return;
-    };
-    if head.is_watched() {
+    if epi.targets_instance() {
+        // The head is the target's own, embedded, not in the index: the release hook takes
+        // this lock to read it.
         return;
     }
-    b.unlink(guard, head);
-    if !epi.targets_instance() {
-        let head = ptr::from_ref(head).cast_mut();
-        // SAFETY: A head off the chain that is not embedded came from the head cache and was
-        // leaked into the chain by `index`; nothing refers to it any more.
-        drop(unsafe { CacheBox::from_raw(head, &crate::resources().heads) });
+    let Some(head) = b.find(guard, epi.key().file) else {
+        return;
+    };
+    if !head.is_watched() {
+        b.remove(guard, head);
     }
 }
 
@@ -424,10 +440,10 @@ pub(crate) fn forget(epi: &Epitem) {
         // Off the target's queues first, then off the file's list, in C's order
         // (`ep_remove`: `ep_unregister_pollwait`, then `ep_remove_file`). Our caller may hold
         // no reference on the target (an instance's close, `EventPoll::clear`): its queues
-        // stay alive only until its release, which waits for this lock, but only while the
-        // bucket is not empty (the hook's lockless check). While the item is on the file's
-        // list its head is on the bucket's chain, so the release waits; `unindex` may empty the
-        // bucket, and is done after the unhook, with a release store (`Bucket::unlink`).
+        // stay alive only until its release, which waits for this lock, but for a plain file
+        // only while its head is in the index (the hook's lockless lookup). While the item is
+        // on the file's list its head is there, so the release waits; `unindex` may take the
+        // head off, and is done after the unhook, with a release store (`Bucket::remove`).
         epi.unhook();
         unindex(b, &guard, epi);
         epi.state.store(state::REAPED, Relaxed);
@@ -459,19 +475,29 @@ pub(crate) fn get_file(epi: &Epitem) -> Option<ARef<File>> {
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::file) {
     let addr = file as usize;
-    let b = bucket(addr);
-    // Most released files are not watched: skip the lock when the bucket is empty. A watch of
-    // `file` was indexed before its adder dropped its reference, and the put of the last
-    // reference (ordered after that) comes before this call, so its head is seen. A watch
-    // leaving without a reference on `file` (its instance closing: `forget`) is unhooked
-    // before its head leaves the chain: an empty bucket seen here (acquire, pairing with
-    // `Bucket::unlink`'s release) comes after that unhook, so the file's queues may go.
-    if b.first.load(Acquire).is_null() {
-        return;
+    // SAFETY: `file` is alive until its `->release()`, which comes after this hook.
+    let child = unsafe { crate::device::instance_of_raw(file) };
+    // Most released files are not watched: a plain file without a head in the index is
+    // skipped without the lock. A watch of `file` was indexed before its adder dropped its
+    // reference, and the put of the last reference (ordered after that) comes before this
+    // call, so its head is found. A watch leaving without a reference on `file` (its instance
+    // closing: `forget`) is unhooked before its head leaves the index: a head found missing
+    // here (read barrier after the lookup, pairing with the removal's release) went after that
+    // unhook, so the file's queues may go. Our instances' heads are read under the lock.
+    if child.is_none() {
+        // SAFETY: The index lives as long as the hook is registered (`exit`).
+        if unsafe { rust_epoll_index_lookup(addr) }.is_null() {
+            return;
+        }
     }
+    let b = bucket(addr);
     let guard = b.lock();
-    let Some(head) = b.find(&guard, addr) else {
-        return;
+    let head = match child {
+        Some(ep) => ep.head(),
+        None => match b.find(&guard, addr) {
+            Some(head) => head,
+            None => return,
+        },
     };
     let _ = head.for_each(&guard, |epi| {
         // SAFETY: The item is on the list, so `fllink` is linked; under the bucket lock.
@@ -494,14 +520,10 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
         ep.queue_reap();
         Ok(())
     });
-    // The list is empty now: the head leaves the chain. An embedded head (the file is one of
-    // our instances) lives on in its eventpoll; a cached one is freed.
-    b.unlink(&guard, head);
-    // SAFETY: `file` is alive until its `->release()`, which comes after this hook.
-    if unsafe { crate::device::instance_of_raw(file) }.is_none() {
-        let head = ptr::from_ref(head).cast_mut();
-        // SAFETY: Off the chain, not embedded: it came from the head cache through `index`.
-        drop(unsafe { CacheBox::from_raw(head, &crate::resources().heads) });
+    // The list is empty now. An embedded head (the file is one of our instances) lives on in
+    // its eventpoll; a plain file's leaves the index and is freed.
+    if child.is_none() {
+        b.remove(&guard, head);
     }
 }
 

@@ -184,14 +184,20 @@ impl Started {
         // SAFETY: Module init runs once, before the device exists and so before any instance,
         // and before the release hook.
         unsafe {
-            release::init();
+            release::init()?;
             nesting::init();
             introspect::init();
         }
         limits::init(module_parameters::max_user_watches.value());
-        device::check_native_epoll_known().inspect_err(|_| introspect::exit())?;
         // SAFETY: Module init runs once, after `release::init`.
-        let hook = unsafe { release::Hook::register() }.inspect_err(|_| introspect::exit())?;
+        let hook = device::check_native_epoll_known()
+            .and_then(|()| unsafe { release::Hook::register() })
+            .inspect_err(|_| {
+                introspect::exit();
+                // SAFETY: The hook is not registered, and no instance exists: nothing uses the
+                // index.
+                unsafe { release::exit() };
+            })?;
         Ok(Self { _hook: hook })
     }
 }

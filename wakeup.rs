@@ -130,7 +130,8 @@ impl WakeupSource {
         }
     }
 
-    /// `__pm_relax`, if there is a source. Under `mtx`.
+    /// `__pm_relax`, if there is a source. Under `mtx`, or by the release hook without it
+    /// (preemption off, so a reader: `destroy` waits for it).
     pub(crate) fn relax(&self) {
         #[cfg(CONFIG_PM_SLEEP)]
         {
