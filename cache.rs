@@ -22,7 +22,9 @@ use kernel::{bindings, prelude::*};
 /// # Invariants
 ///
 /// `cache` was returned by `kmem_cache_create` for objects of `T`'s size and alignment, and is
-/// destroyed only by `drop`, when no object allocated from it is left.
+/// destroyed only by `drop`, when no object allocated from it is left but those waiting for
+/// a grace period in `kfree_rcu` (the release index's heads), which `kmem_cache_destroy` waits
+/// for (`kvfree_rcu_barrier_on_cache`).
 pub(crate) struct KmemCache<T> {
     cache: NonNull<bindings::kmem_cache>,
     _t: PhantomData<T>,
@@ -84,7 +86,8 @@ impl<T> KmemCache<T> {
 impl<T> Drop for KmemCache<T> {
     fn drop(&mut self) {
         // SAFETY: No object is left (type invariant): every `CacheBox` borrows the cache for
-        // `'static`, and the owner drops the cache only at module exit, after the last one.
+        // `'static`, and the owner drops the cache only at module exit, after the last one; the
+        // destroy itself waits for the objects freed by `kfree_rcu`.
         unsafe { bindings::kmem_cache_destroy(self.cache.as_ptr()) };
     }
 }

@@ -198,7 +198,12 @@ static void notrace rust_epoll_fput_hook(unsigned long ip, unsigned long parent_
 	data_race(hook_calls++);	/* a statistic: a lost increment is harmless */
 	if (unlikely(file == READ_ONCE(probe_file)))
 		WRITE_ONCE(probe_seen, true);
-	rust_epoll_file_release(file);
+	/*
+	 * As __fput() calls eventpoll_release() only for an opened file: one whose open failed
+	 * was never watched, and may carry our f_op with another private_data (misc_open's).
+	 */
+	if (likely(file->f_mode & FMODE_OPENED))
+		rust_epoll_file_release(file);
 	preempt_enable_notrace();
 }
 

@@ -381,10 +381,9 @@ pub(crate) fn index(epi: &Epitem, child: Option<&EventPoll>) -> Result {
     let mut spare: SpareHead = None;
     loop {
         let guard = b.lock();
-        let head = match (child, b.find(&guard, file)) {
-            (Some(child), _) => child.head(),
-            (None, Some(head)) => head,
-            (None, None) => {
+        let head = match child.map(EventPoll::head).or_else(|| b.find(&guard, file)) {
+            Some(head) => head,
+            None => {
                 let Some(new) = spare.take() else {
                     drop(guard);
                     spare = Some(crate::resources().heads.alloc(FileHead::new(file))?);
@@ -471,7 +470,8 @@ pub(crate) fn get_file(epi: &Epitem) -> Option<ARef<File>> {
 ///
 /// # Safety
 ///
-/// `file` is a file whose last reference is gone and whose `->release()` has not run.
+/// `file` is an opened file (`FMODE_OPENED`, checked by the hook as `__fput` checks it before
+/// `eventpoll_release`) whose last reference is gone and whose `->release()` has not run.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::file) {
     let addr = file as usize;

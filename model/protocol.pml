@@ -98,7 +98,7 @@
 byte st[NI];		/* Epitem::state; FREED after the free */
 byte lnk[NI];		/* Epitem::rdllink: NONE, RDL or TX */
 bool hooked[NI];	/* its wait entry is on T's wait queue (EppollEntry::whead) */
-bool inidx[NI];		/* in the release index (release::INDEX chain) */
+bool inidx[NI];		/* on T's list, T's head in the release index (release.rs) */
 bool onrel[NI];		/* on the instance's released list (EventPoll::released) */
 bool inset[NI];		/* in the interest set (the rb-tree under mtx) */
 
@@ -531,8 +531,9 @@ proctype Close() {
 
 /* __fput(T): our ftrace hook first (release::rust_epoll_file_release), then T's
  * ->release(), which frees its wait queue, then T's memory, whose slot a new file reuses.
- * The hook skips the lock when T's bucket is empty (its lockless check of `first`, acquire;
- * all of the index is T's here): then nothing of ours may be left on T's queue. */
+ * The hook skips the lock when T has no head in the index (its lockless lookup under RCU, a
+ * read barrier after a miss; T's head leaves the index with its last watch): then nothing
+ * of ours may be left on T's queue. */
 proctype Fput() {
 	byte i;
 
@@ -555,7 +556,7 @@ end_open:
 			fi
 		}
 		UNLOCK(bucket_lk)
-	:: else					/* an empty bucket: the lock is skipped */
+	:: else					/* no head in the index: the lock is skipped */
 	fi;
 	queue_put();
 	atomic { fgen = 1; frefs = 1; fdying = 0 }
