@@ -311,9 +311,11 @@ static double release_cost_ratio(bool native, int n, int rounds, double *base, d
  * by file address, which every release in the system looks up; a lookup must stay O(1) as
  * the index grows. With 200,000 files watched (by one unprivileged user, within
  * max_user_watches), an unwatched file's release must cost the device at most 1.5 times its
- * cost with none watched (the lower of the costs before and after). A fixed table of 4,096
- * buckets made every release walk a chain of ~50 heads there: x2.01 (native x0.91 in the
- * same boot); the index: x0.88. Native's own ratio is logged only: it is noise around 1.
+ * cost with none watched (the lower of the costs before and after), or native's own ratio
+ * + 0.25 if that is higher: native's ratio has been 0.91-1.79 in the VM (the machine's, or
+ * the memory's, state with 200,000 files open), and what slows native's release there slows
+ * the device's alike. A fixed table of 4,096 buckets made every release walk a chain of ~50
+ * heads there: x2.01 (native x0.91 in the same boot); the index: x0.88 and x1.07.
  */
 TEST_F_TIMEOUT(both, release_of_an_unwatched_file_is_o1_in_the_watches, 600)
 {
@@ -335,7 +337,7 @@ TEST_F_TIMEOUT(both, release_of_an_unwatched_file_is_o1_in_the_watches, 600)
 	ASSERT_GT(dr, 0);
 	TH_LOG("release of an unwatched file with %d others watched: device %.0f ns (%.0f ns with none, x%.2f), native %.0f ns (%.0f ns, x%.2f)",
 	       N, dw * 1e9, db * 1e9, dr, nw * 1e9, nb * 1e9, nr);
-	EXPECT_LE(dr, 1.5);
+	EXPECT_LE(dr, fmax(1.5, nr + 0.25));
 }
 
 FIXTURE(exact) {
