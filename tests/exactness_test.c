@@ -316,14 +316,19 @@ static double release_cost_ratio(bool native, int n, int rounds, double *base, d
  * the memory's, state with 200,000 files open), and what slows native's release there slows
  * the device's alike. A fixed table of 4,096 buckets made every release walk a chain of ~50
  * heads there: x2.01 (native x0.91 in the same boot); the index: x0.88 and x1.07.
+ * RELEASE_COST_WATCHES sets the number (scripts/check gives the debug kernel 20,000, where
+ * 200,000 eventfds and watches under KASAN outran the 600 s timeout: there the test runs the
+ * index's paths under KASAN and lockdep, and the bound is the test kernel's to prove).
  */
 TEST_F_TIMEOUT(both, release_of_an_unwatched_file_is_o1_in_the_watches, 600)
 {
-	enum { N = 200000, R = 20000 };
+	const char *env = getenv("RELEASE_COST_WATCHES");
+	int N = env ? atoi(env) : 200000, R = N / 10 < 20000 ? N / 10 : 20000;
 	double nb, nw, db, dw, nr, dr;
 	long max = 0;
 	FILE *f = fopen("/proc/sys/fs/epoll/max_user_watches", "r");
 
+	ASSERT_GT(R, 0);
 	if (!f || fscanf(f, "%ld", &max) != 1 || max < N + 10000) {
 		if (f)
 			fclose(f);
