@@ -261,10 +261,10 @@ impl EventPoll {
         } else if epi.ws.is_set() {
             epi.ws.destroy();
         }
-        // fs/eventpoll.c, ep_modify(): `smp_mb()` after setting `epi->event.events`. The new
-        // mask is visible to a callback that runs after the poll below, and the poll sees the
-        // target's state as of any wake-up that found the old mask (pairs with the barrier in
-        // `wq_has_sleeper`): the callback or the poll (or both) sees the readiness.
+        // fs/eventpoll.c, ep_modify(): `smp_mb()` after setting `epi->event.events`. It
+        // pairs with the callback's read of the mask under `ready` (`EventPoll::item_ready`,
+        // as C's under `ep->lock`), which comes after the waker made the target ready: either
+        // that read sees the new mask, or the poll below sees the target ready (or both).
         smp_mb(Full);
         let revents = epi.poll(tree, 0);
         if revents != 0 {

@@ -18,9 +18,11 @@
 //! (`release.rs`), except for queues torn down with `POLLFREE`, which the callback handles as C
 //! does.
 //!
-//! Which lock guards which field is written on each field. `events` is the one field read
-//! without a lock (by the callback), as in C; it is written under `mtx`, and `ep_modify`'s
-//! `smp_mb()` orders the write against the re-poll that follows.
+//! Which lock guards which field is written on each field. `events` is written under `mtx`
+//! and read by the callback without it, under `ready`, as C reads it under `ep->lock`:
+//! `ep_modify`'s `smp_mb()` between the write and the re-poll, and that lock between the
+//! waker's store and the callback's read, make one of the two see the event (`ctl.rs`,
+//! [`EventPoll::item_ready`]).
 
 use core::{
     cell::{Cell, UnsafeCell},
@@ -636,23 +638,20 @@ unsafe extern "C" fn ep_poll_callback(
     // SAFETY: The target is alive while one of its queues is being woken: the release hook
     // unhooks this entry, under the lock our caller holds, before the file's `->release()`.
     unsafe { epi.ep().note_napi_id(epi.key().file as *mut bindings::file) };
-    let events = epi.events_lockless();
+    // The item's events are read, and a wake-up it does not want ignored, under `ready`.
+    let (events, woke_waiter) = epi.ep().item_ready(epi, pollflags, sync != 0);
     let mut ewake = 0;
-
-    // A disarmed one-shot item, or a wake-up for events it does not want, is ignored.
-    if events & !EP_PRIVATE_BITS != 0 && (pollflags == 0 || pollflags & events != 0) {
-        let woke_waiter = epi.ep().item_ready(epi, events, pollflags, sync != 0);
-        if woke_waiter && events & EPOLLEXCLUSIVE != 0 && pollflags & POLLFREE == 0 {
-            // With EPOLLEXCLUSIVE, tell the waker we consumed its wake-up only when the event
-            // is one this item asked for, so that it wakes the next exclusive entry otherwise.
-            ewake = match pollflags & EPOLLINOUT_BITS {
-                EPOLLIN => c_int::from(events & EPOLLIN != 0),
-                EPOLLOUT => c_int::from(events & EPOLLOUT != 0),
-                0 => 1,
-                _ => 0,
-            };
-        }
+    if woke_waiter && events & EPOLLEXCLUSIVE != 0 && pollflags & POLLFREE == 0 {
+        // With EPOLLEXCLUSIVE, tell the waker we consumed its wake-up only when the event is
+        // one this item asked for, so that it wakes the next exclusive entry otherwise.
+        ewake = match pollflags & EPOLLINOUT_BITS {
+            EPOLLIN => c_int::from(events & EPOLLIN != 0),
+            EPOLLOUT => c_int::from(events & EPOLLOUT != 0),
+            0 => 1,
+            _ => 0,
+        };
     }
+    // EPOLLEXCLUSIVE is fixed for a watch's life (MOD refuses it): the value read is current.
     if events & EPOLLEXCLUSIVE == 0 {
         ewake = 1;
     }

@@ -207,8 +207,9 @@ impl EventPoll {
     }
 
     /// Puts `epi` on the ready list and wakes a waiter and the pollers: the part of
-    /// `ep_poll_callback` that touches the instance (`events` are the item's requested ones,
-    /// `pollflags` the wake-up's mask, `sync` its synchronous hint). Returns whether a waiter
+    /// `ep_poll_callback` that touches the instance (`pollflags` the wake-up's mask, `sync` its
+    /// synchronous hint), unless the item does not want the wake-up. Returns the item's
+    /// requested events, read under `ready`, and whether a waiter
     /// was there to wake: C's `waitqueue_active(&ep->wq)` under `ep->lock`, with which C's
     /// waiters queue and dequeue; ours do so under `wq`'s lock, so the answer is the wake-up's
     /// own, under that lock (a waiter that timed out and left after our check under `ready` is
@@ -222,16 +223,31 @@ impl EventPoll {
     /// are deferred to a work item (pending ones coalesce), on every callback as C wakes, except
     /// one that comes back from our own deferred wake-up through such a cycle: that one is
     /// the cycle itself, and deferring it again would go round for ever.
-    pub(crate) fn item_ready(&self, epi: &Epitem, events: u32, pollflags: u32, sync: bool) -> bool {
-        let (wake, pwake) = {
+    pub(crate) fn item_ready(&self, epi: &Epitem, pollflags: u32, sync: bool) -> (u32, bool) {
+        let (events, wake, pwake) = {
             let mut ready = self.ready.lock();
+            // The requested events are read under `ready`, as C's `ep_poll_callback` reads
+            // `epi->event.events` under `ep->lock` (fs/eventpoll.c, ep_poll_callback: its
+            // checks after `spin_lock_irqsave(&ep->lock)`). That lock is the callback's half
+            // of `ep_modify`'s `smp_mb()` (ctl.rs): the waker made the target ready before it
+            // woke us, and on x86 the lock's atomic orders that store before this load, so
+            // either this load sees MOD's new mask or MOD's re-poll sees the target ready.
+            // Read before the lock, an eventfd written while a MOD re-armed its one-shot watch
+            // could be seen by neither (the old mask here, the old count there: store
+            // buffering, which x86 allows), and in ring mode a record could pair the old mask
+            // with the new data, after MOD returned.
+            let events = epi.events_lockless();
+            // A disarmed one-shot item, or a wake-up for events it does not want, is ignored.
+            if events & !EP_PRIVATE_BITS == 0 || (pollflags != 0 && pollflags & events == 0) {
+                return (events, false);
+            }
             if pollflags != 0 {
                 epi.set_last_seen(&ready, pollflags);
             }
             // A watch in ring mode gets a record instead (`ring.rs`).
             let offer = self.ring.offer(&ready, epi, events, pollflags);
             if offer == Offer::Merged {
-                return false;
+                return (events, false);
             }
             let was_empty = ready.is_empty();
             let added = offer == Offer::Appended || ready.as_mut().add_tail(epi);
@@ -245,7 +261,7 @@ impl EventPoll {
                     self.set_ready_hint(&ready, true);
                 }
             }
-            (self.wq.is_active(), self.poll_wait.is_active())
+            (events, self.wq.is_active(), self.poll_wait.is_active())
         };
         // Checked under `ready` first, as C does: no waiter then, no wake-up (the waiter that
         // queues after it finds the item when it checks the list under `ready`).
@@ -257,7 +273,7 @@ impl EventPoll {
                 self.queue_pwake();
             }
         }
-        woke
+        (events, woke)
     }
 
     /// Puts `epi` (just found ready, with `revents`, by a poll under `mtx`) on the ready list
@@ -399,6 +415,12 @@ impl EventPoll {
             self.poll_safewake(None, 0);
         }
         let mut tree = self.lock_tree(0);
+        // One walk where C makes two (`ep_drain_pollwaits`, then `ep_drain_tree`, which C
+        // says must not be fused: a callback still running on one item could reach another
+        // already freed). Ours touches no item but its own, and other items only as its
+        // neighbours on the ready lists, under `ready`; each item is unhooked under its
+        // queue's lock (no callback on it after) and leaves the ready lists under `ready`
+        // before it is freed (`Epitem`'s drop), so one walk is enough.
         while let Some(epi) = tree.pop_first() {
             drop(epi);
         }

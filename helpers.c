@@ -65,6 +65,9 @@
 #if !IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_ARGS)
 #error "rust-epoll's file release hook needs CONFIG_FUNCTION_TRACER with DYNAMIC_FTRACE_WITH_ARGS"
 #endif
+#if !IS_ENABLED(CONFIG_TASKS_RCU)
+#error "rust-epoll's __fput hook may be preempted: it needs synchronize_rcu_tasks() to wait for it at unregistration"
+#endif
 #if IS_ENABLED(CONFIG_PREEMPT_RT)
 #error "rust-epoll assumes a spinlock_t is a raw spinlock (irqlock.rs) and a mutex a plain one (helpers.c): not PREEMPT_RT"
 #endif
@@ -184,14 +187,21 @@ static DEFINE_MUTEX(probe_lock);
  * ->release() can free its wait queues: the place of eventpoll_release(). Called directly by
  * the ftrace trampoline (no FTRACE_OPS_FL_RECURSION: ftrace's recursion guard would skip a
  * call rather than run it, and a skipped release is a use-after-free). Nothing it calls can
- * reach __fput() again. Preemption is off across the call, so release.rs may not sleep.
+ * reach __fput() again. It must not sleep: our ops, in module memory, is FTRACE_OPS_FL_DYNAMIC,
+ * and unregister_ftrace_function() waits for tasks on its trampoline and in this function with
+ * synchronize_rcu_tasks(), which counts a voluntary sleep as having left them. It may be
+ * preempted (a preemption is no quiescent state of RCU Tasks): release.rs drops its bucket
+ * lock between batches of a file's watches, a preemption point, as eventpoll_release_file()
+ * takes each watch's ep->mtx in turn. (Every x86 kernel of 7.3 is preemptible, PREEMPT_LAZY or
+ * PREEMPT: no cond_resched() is needed, it is a no-op there.) When other ftrace users trace
+ * __fput() too, ftrace calls every ops through its list function with preemption off: then
+ * the release is not preemptible, as before 2026-12-03.
  */
 static void notrace rust_epoll_fput_hook(unsigned long ip, unsigned long parent_ip,
 					 struct ftrace_ops *op, struct ftrace_regs *fregs)
 {
 	struct file *file = (struct file *)ftrace_regs_get_argument(fregs, 0);
 
-	preempt_disable_notrace();
 	/* At most one store per jiffy: the line is shared by every close in the system. */
 	if (READ_ONCE(hook_last_call) != jiffies)
 		WRITE_ONCE(hook_last_call, jiffies);
@@ -204,7 +214,6 @@ static void notrace rust_epoll_fput_hook(unsigned long ip, unsigned long parent_
 	 */
 	if (likely(file->f_mode & FMODE_OPENED))
 		rust_epoll_file_release(file);
-	preempt_enable_notrace();
 }
 
 /*
@@ -341,7 +350,8 @@ void rust_epoll_index_destroy(void)
  * holding @file's bucket lock, under which heads of @file are taken off. A NULL is followed
  * by a read barrier (smp_acquire__after_ctrl_dep): the head's removal was ordered after
  * everything its remover did before (rcu_assign_pointer's release), and the caller's reads
- * after the miss are ordered after it too.
+ * after the miss are ordered after it too. (In C the check is eventpoll_release()'s
+ * READ_ONCE(file->f_ep), include/linux/eventpoll.h, ordered by the file's refcount drop.)
  */
 struct rust_epoll_fhead *rust_epoll_index_lookup(unsigned long file)
 {
@@ -510,6 +520,12 @@ void rust_epoll_prepare_to_wait_exclusive_head(struct wait_queue_head *wq,
 	spin_lock_irqsave(&wq->lock, flags);
 	if (list_empty(&wait->entry))
 		__add_wait_queue_exclusive(wq, wait);
+	/*
+	 * prepare_to_wait_exclusive()'s full barrier, where C's ep_poll() uses
+	 * __set_current_state() under ep->lock. Not needed for us either (a waker links under
+	 * ready, then wakes under this lock, after our check under ready or seeing us queued
+	 * and sleeping): kept, as the common helper's, at no cost worth a difference.
+	 */
 	set_current_state(state);
 	spin_unlock_irqrestore(&wq->lock, flags);
 }

@@ -165,6 +165,8 @@ impl<'a> FullCheck<'a> {
         let tree = ep.lock_tree((depth + 1) as u32);
         ep.memo().visit(self);
         let mut result = 0;
+        // The last leaf file listed from this instance.
+        let mut listed = 0;
         for epi in tree.iter() {
             // A watch whose target was closed is gone (native epoll removed it in `__fput`),
             // though the reap has not freed it yet: it makes no chain, or the depth below a
@@ -183,9 +185,13 @@ impl<'a> FullCheck<'a> {
                 if result > EP_MAX_NESTS {
                     break;
                 }
-            } else if !epi.targets_native_epoll() {
+            } else if !epi.targets_native_epoll() && epi.key().file != listed {
                 // A leaf (not an epoll file, ours or native): its wake-up paths get longer
-                // (`list_file`).
+                // (`list_file`). Once per file from each instance: a file's watches are
+                // adjacent in the tree (by file, then fd), and one file dup'ed N times and
+                // each descriptor watched is N of them, which C lists once (its head's
+                // `next` marks it listed), without an allocation or a reference per watch.
+                listed = epi.key().file;
                 if let Some(file) = epi.get_file() {
                     self.files.push(file, GFP_KERNEL)?;
                 }

@@ -9,7 +9,8 @@
 //! Native epoll learns of the release from `__fput()`, which calls `eventpoll_release()`
 //! before the file's `->release()` frees its wait queues. A module is not called there, so
 //! `helpers.c` hooks `__fput()`'s entry with ftrace and calls [`rust_epoll_file_release`],
-//! in the releasing task, preemption off, before `->release()`.
+//! in the releasing task, before `->release()`: it may not sleep there, but it may be
+//! preempted between batches of watches, as C's loop between watches.
 //!
 //! # The per-file lists
 //!
@@ -278,7 +279,7 @@ impl Bucket {
 
     /// The head of the plain file `file` in the index, if it has one. Caller holds the lock of
     /// `file`'s bucket (this one), under which its head is put in and taken off.
-    fn find(&self, _guard: &BucketGuard<'_>, file: usize) -> Option<&FileHead> {
+    fn find<'g>(&self, _guard: &'g BucketGuard<'_>, file: usize) -> Option<&'g FileHead> {
         // SAFETY: The index is initialised (`init`) and destroyed only when nothing uses it;
         // the lookup runs under RCU.
         let head = unsafe { rust_epoll_index_lookup(file) };
@@ -465,8 +466,16 @@ pub(crate) fn get_file(epi: &Epitem) -> Option<ARef<File>> {
     Some(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast())) })
 }
 
+/// Watches released per hold of the bucket lock. C's `eventpoll_release_file` takes each
+/// watch's `ep->mtx` in turn, so the release of a file watched a million times (one file dup'ed
+/// and each descriptor watched: one unprivileged user may make `max_user_watches` such watches)
+/// can be preempted between watches; ours drops the bucket lock, and may be preempted, between
+/// batches.
+const RELEASE_BATCH: usize = 32;
+
 /// The release hook: `eventpoll_release_file` for our watches of `file`, called by
-/// `helpers.c` at the entry of `__fput(file)`, in process context with preemption off.
+/// `helpers.c` at the entry of `__fput(file)`, in process context. It must not sleep (it runs
+/// on an ftrace trampoline, see `helpers.c`), but it may be preempted between batches.
 ///
 /// # Safety
 ///
@@ -491,39 +500,59 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
         }
     }
     let b = bucket(addr);
-    let guard = b.lock();
-    let head = match child {
-        Some(ep) => ep.head(),
-        None => match b.find(&guard, addr) {
-            Some(head) => head,
-            None => return,
-        },
-    };
-    let _ = head.for_each(&guard, |epi| {
-        // SAFETY: The item is on the list, so `fllink` is linked; under the bucket lock.
-        unsafe { list_del_init(epi.fllink()) };
-        epi.unhook();
-        let ep = epi.ep();
-        {
-            let mut ready = ep.ready.lock();
-            ready.as_mut().release(epi);
-            // Its record in the ring, if unconsumed, becomes a tombstone now (`ring.rs`).
-            ep.ring.forget(&ready, epi);
-            // Release: pairs with the acquire of `rust_epoll_epi_fget`, for a poll that had not
-            // seen this yet.
-            epi.state.store(state::RELEASED, Release);
-            // As C's `ep_remove_epi` in `eventpoll_release_file`, at once, not at the reap:
-            // the watch's quota is back and its wakeup source no longer holds the system up.
-            ep.user.uncharge();
-            epi.ws.relax();
+    loop {
+        let guard = b.lock();
+        // Found again after each batch: while the lock was dropped, the file's last other
+        // watches may have left on their own and taken a plain file's head off the index (and
+        // freed it). No watch can come: nothing holds a reference on `file` to add one with.
+        let head = match child {
+            Some(ep) => ep.head(),
+            None => match b.find(&guard, addr) {
+                Some(head) => head,
+                None => return,
+            },
+        };
+        let mut left = RELEASE_BATCH;
+        let _ = head.for_each(&guard, |epi| {
+            if left == 0 {
+                return Err(EAGAIN);
+            }
+            left -= 1;
+            // SAFETY: The item is on the list, so `fllink` is linked; under the bucket lock.
+            unsafe { list_del_init(epi.fllink()) };
+            epi.unhook();
+            let ep = epi.ep();
+            {
+                let mut ready = ep.ready.lock();
+                ready.as_mut().release(epi);
+                // Its record in the ring, if unconsumed, becomes a tombstone now (`ring.rs`).
+                ep.ring.forget(&ready, epi);
+                // Release: pairs with the acquire of `rust_epoll_epi_fget`, for a poll that
+                // had not seen this yet. C has no barrier here: its `epi_fget` relies on the
+                // file's refcount alone (`file_ref_get`, fs/eventpoll.c), the epitem being
+                // found under `ep->mtx`; ours also checks `state`, read without `mtx`.
+                epi.state.store(state::RELEASED, Release);
+                // As C's `ep_remove_epi` in `eventpoll_release_file`, at once, not at the
+                // reap: the watch's quota is back and its wakeup source no longer holds the
+                // system up.
+                ep.user.uncharge();
+                epi.ws.relax();
+            }
+            ep.queue_reap();
+            Ok(())
+        });
+        if head.is_watched() {
+            // More than a batch: the unlock is a preemption point (7.3 on x86 is always
+            // preemptible) before the next one. The file's `->release()` waits: it comes
+            // after this hook returns.
+            continue;
         }
-        ep.queue_reap();
-        Ok(())
-    });
-    // The list is empty now. An embedded head (the file is one of our instances) lives on in
-    // its eventpoll; a plain file's leaves the index and is freed.
-    if child.is_none() {
-        b.remove(&guard, head);
+        // The list is empty now. An embedded head (the file is one of our instances) lives on
+        // in its eventpoll; a plain file's leaves the index and is freed.
+        if child.is_none() {
+            b.remove(&guard, head);
+        }
+        return;
     }
 }
 

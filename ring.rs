@@ -290,7 +290,9 @@ impl RingSlot {
             return Offer::Normal;
         }
         // The waker changed the target's state before waking; a consumer publishes its head
-        // before reading that state: see the module doc (C: `smp_mb__after_spinlock()`).
+        // before reading that state: see the module doc. fs/eventpoll.c has no counterpart
+        // (the ring is ours); this is the store-buffering pattern `smp_mb__after_spinlock()`
+        // serves in `try_to_wake_up()`.
         smp_mb(Full);
         let head = ring.head(ready);
         let last = epi.ring_mark(ready);

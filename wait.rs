@@ -339,6 +339,10 @@ impl EventPoll {
             self.ws.relax();
         }
         drop(tree);
+        // Read without `ready` (C reads `waitqueue_active(&ep->wq)` under `ep->lock` in
+        // `ep_done_scan`): a waiter queues on `wq` before it checks the list under `ready`,
+        // and our section under `ready` above came before this read; one that queued after
+        // that section finds what the scan left when it checks, so it needs no wake-up.
         if more && self.wq.is_active() {
             self.wq.wake_up(0);
         }

@@ -50,7 +50,9 @@ impl WakeupSource {
 
     #[cfg(CONFIG_PM_SLEEP)]
     fn get(&self) -> *mut bindings::wakeup_source {
-        // Acquire pairs with the release of `set`: the source is initialised when seen.
+        // Acquire pairs with the release of `set`: the source is initialised when seen (C:
+        // `rcu_dereference(epi->ws)` in `ep_wakeup_source`, against `rcu_assign_pointer` in
+        // `ep_create_wakeup_source`).
         self.ws.load(kernel::sync::atomic::Acquire)
     }
 
@@ -131,7 +133,8 @@ impl WakeupSource {
     }
 
     /// `__pm_relax`, if there is a source. Under `mtx`, or by the release hook without it
-    /// (preemption off, so a reader: `destroy` waits for it).
+    /// (under the bucket and `ready` spinlocks, so with preemption off: a reader, which
+    /// `destroy` waits for).
     pub(crate) fn relax(&self) {
         #[cfg(CONFIG_PM_SLEEP)]
         {

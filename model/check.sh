@@ -39,6 +39,7 @@ runs=(
 	"MUTATION_7 (off the ready list before unhooking) breaks (c)|fail|$A -DPROP_C -DMUTATION_7|-E"
 	"MUTATION_8 (WAIT sleeps during a transfer) breaks (a)|fail|$B -DPROP_A -DMUTATION_8|"
 	"MUTATION_9 (forget unindexes before it unhooks) breaks (c)|fail|$E -DPROP_C -DMUTATION_9|-E"
+	"MUTATION_10 (the release stops after its first batch) breaks (c)|fail|$A -DPROP_C -DMUTATION_10|-E"
 	# The shared ready ring (ring.pml): (a) nothing lost, (b) at most once and in bounds.
 	"ring (a)(b); 2 watches, ring of 2, 1 consumer, 2 events each|hold|-DNI=2 -DE=2||ring.pml"
 	"ring (a)(b); 2 watches, ring of 1 (overflow)|hold|-DNI=2 -DE=1||ring.pml"

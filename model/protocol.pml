@@ -36,6 +36,8 @@
  *  MUTATION_9 (c): forget() takes the item out of the release index before it unhooks it
  *                  (step moved): the release, finding the index empty, skips its lock and
  *                  frees the queue under the unhook (the code before 2026-12-02).
+ *  MUTATION_10 (c): the release hook stops after its first batch of watches (loop dropped):
+ *                  T's queue is freed with a watch still on it.
  *
  * Other options: -DTIMEOUT (task 1's sleep may end by its timer or a signal), -DPOP_ANY
  * (items leave txlist in any order), -DMAXEV=2, -DPOLL_WAKES (the poll does not set
@@ -177,7 +179,8 @@ inline fput() {
 
 /* The last holder of T's wait queue lets it go: it is freed. */
 inline queue_put() {
-	atomic { qrefs--; if :: qrefs == 0 -> qalive = 0 :: else fi }
+	/* Freed with none of our entries on it (NI <= 2). */
+	atomic { qrefs--; if :: qrefs == 0 -> CHECK_C(!hooked[0] && !hooked[NI - 1]); qalive = 0 :: else fi }
 }
 
 /* ReadyList::remove under `ready`: off whichever list holds it. */
@@ -541,21 +544,32 @@ end_open:
 	fdying;
 	if
 	:: inidx[0] || inidx[NI - 1] ->
-		LOCK(bucket_lk);
-		for (i : 0 .. NI - 1) {
+		/* A batch of watches per hold of the lock (RELEASE_BATCH), here one, the most
+		 * interleaved: between holds, watches may leave on their own (Del) and take T's
+		 * head off the index; each hold finds the head again, or none. */
+		do
+		::	LOCK(bucket_lk);
+			i = 0;
+			do
+			:: i < NI && !inidx[i] -> i++
+			:: else -> break
+			od;
 			if
-			:: inidx[i] ->
-				inidx[i] = 0;
-				unhook(i);
-				ready_remove(i);
-				st[i] = RELEASED;	/* release store */
-				onrel[i] = 1;
-				nrel++;
-				reap_queued = 1		/* EventPoll::queue_reap */
+			:: i == NI -> UNLOCK(bucket_lk); break
 			:: else
-			fi
-		}
-		UNLOCK(bucket_lk)
+			fi;
+			inidx[i] = 0;
+			unhook(i);
+			ready_remove(i);
+			st[i] = RELEASED;	/* release store */
+			onrel[i] = 1;
+			nrel++;
+			reap_queued = 1;	/* EventPoll::queue_reap */
+			UNLOCK(bucket_lk)
+#ifdef MUTATION_10
+			; break			/* one batch only: the rest stay hooked */
+#endif
+		od
 	:: else					/* no head in the index: the lock is skipped */
 	fi;
 	queue_put();

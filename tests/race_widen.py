@@ -14,6 +14,12 @@ sound in C only because C's poll of an instance waits for its mtx). Three edits:
 - the plain ADD sleeps 1 ms between the two loads of its test, so that the nested ADD's check
   can end meanwhile.
 
+VARIANT `mod_gap` or `mod_gap_old` widens the callback's window before it takes `ready` (100
+ms, on a ring instance), which `rg.a_wake_up_racing_a_mod_reports_the_new_mask` (ring_test.c)
+looks for: `mod_gap` reads the item's mask under `ready` (the code as it is), `mod_gap_old`
+before it (the code before 2026-12-03), so that a MOD in the window leaves the callback the
+old mask with the new data.
+
 VARIANT `wake_gap` or `wake_gap_old` widens instead the window that
 `exact.an_exclusive_wake_up_counted_reaches_a_waiter` (exactness_test.c) looks for: the callback
 (eventpoll.rs, item_ready) spins 400 ms between its check for a waiter under `ready` and its
@@ -63,9 +69,26 @@ SPIN = (
     "            }\n"
     "        }\n"
 )
+LOCKED = "        let (events, wake, pwake) = {\n            let mut ready = self.ready.lock();\n"
+READ = "            let events = epi.events_lockless();\n"
+RING_SPIN = (
+    "        if self.ring.is_set() {\n"
+    "            for _ in 0..100 {\n"
+    "                kernel::time::delay::udelay(kernel::time::Delta::from_micros(1000));\n"
+    "            }\n"
+    "        }\n"
+)
 wake_edits = {
     "wake_gap": [(WAKE, SPIN + WAKE)],
     "wake_gap_old": [(WAKE, SPIN + "        let woke = wake;\n        let _ = wake && self.wq.wake_up_found(sync);\n")],
+    # The callback's window before it takes `ready`, held open 100 ms on a ring instance:
+    # mod_gap reads the mask after (the code as it is), mod_gap_old before (the code before
+    # 2026-12-03), so that a MOD in the window leaves it the old mask.
+    "mod_gap": [(LOCKED, RING_SPIN + LOCKED)],
+    "mod_gap_old": [
+        (LOCKED, "        let stale = epi.events_lockless();\n" + RING_SPIN + LOCKED),
+        (READ, "            let events = stale;\n"),
+    ],
 }
 
 if variant in wake_edits:

@@ -379,6 +379,59 @@ TEST_F(rg, polled_while_records_wait)
 	close(efd);
 }
 
+struct pipe_write {
+	int fd;
+	volatile bool done;
+};
+
+static void *write_pipe(void *arg)
+{
+	struct pipe_write *w = arg;
+
+	if (write(w->fd, "x", 1) != 1)
+		abort();
+	w->done = true;
+	return NULL;
+}
+
+/*
+ * A wake-up racing a MOD: once MOD has returned, a record follows the new mask. A pipe's
+ * read end watched EPOLLIN (data 1) is written by one thread while another MODs it to
+ * EPOLLOUT (data 2), which a read end never is: no record may say EPOLLIN with data 2. The
+ * callback read the mask before taking `ready` and used it after; a MOD in between (it
+ * writes mask and data under `ready`) left it the old mask and the new data. The window is
+ * a few instructions; tests/race_widen.sh holds it open 100 ms in a copy of the module
+ * (mod_gap_old: the read before the lock, and this test must fail; mod_gap: the code as it
+ * is, and it must pass). Here, with the module as built, it must pass.
+ */
+TEST_F(rg, a_wake_up_racing_a_mod_reports_the_new_mask)
+{
+	struct epoll_event ev[8];
+	struct pipe_write w;
+	int p[2], n, bad = 0;
+	pthread_t t;
+
+	ASSERT_EQ(0, pipe2(p, O_NONBLOCK));
+	ASSERT_EQ(0, add(self->g.ep, p[0], EPOLLIN | EPOLLET, 1));
+	w.fd = p[1];
+	w.done = false;
+	ASSERT_EQ(0, pthread_create(&t, NULL, write_pipe, &w));
+	usleep(20000);	/* in the widened copy, the writer's callback is in its window now */
+	ASSERT_EQ(0, ep_ctl(false, self->g.ep, EPOLL_CTL_MOD, p[0], EPOLLOUT | EPOLLET, 2));
+	pthread_join(t, NULL);
+	n = consume(self->g.r, ev, 8);
+	for (int i = 0; i < n; i++) {
+		TH_LOG("record %d: events %#x, data %llu", i, ev[i].events,
+		       (unsigned long long)ev[i].data.u64);
+		if (ev[i].data.u64 == 2 && (ev[i].events & EPOLLIN))
+			bad++;
+	}
+	TH_LOG("a record of the old mask with the new data after MOD: %s", bad ? "yes" : "no");
+	EXPECT_EQ(0, bad);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* MOD, DEL and the last close turn an unconsumed record into a tombstone, which is skipped. */
 TEST_F(rg, tombstones)
 {
