@@ -208,6 +208,33 @@ TEST_F_TIMEOUT(both, path_limits_hold_under_a_race, 120)
 	EXPECT_EQ(0, vd);
 }
 
+/* Closes the first `n` of `fds` and frees the array. */
+static void close_fds(int *fds, int n)
+{
+	while (n > 0)
+		close(fds[--n]);
+	free(fds);
+}
+
+/*
+ * `files` eventfds, each dup'ed to `per` descriptors (fds[i * per] is the i-th eventfd, the
+ * next per - 1 its dups), every descriptor watched by `ep` with EPOLLIN and its index as
+ * data. Returns the descriptors, or NULL (with nothing left open) on an error.
+ */
+static int *watch_dups(bool native, int ep, int files, int per)
+{
+	int n = files * per, *fds = calloc(n, sizeof(int));
+
+	for (int i = 0; fds && i < n; i++) {
+		fds[i] = i % per ? dup(fds[i - i % per]) : eventfd(0, 0);
+		if (fds[i] < 0 || ep_ctl(native, ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, i)) {
+			close_fds(fds, fds[i] < 0 ? i : i + 1);
+			return NULL;
+		}
+	}
+	return fds;
+}
+
 /*
  * One eventfd dup'ed N times, every dup watched by one instance, then every watch deleted:
  * each DEL must find its watch on the file's list in O(1), as native epoll's f_ep does, not
@@ -215,24 +242,20 @@ TEST_F_TIMEOUT(both, path_limits_hold_under_a_race, 120)
  */
 static double dup_watches_del(bool native, int n)
 {
-	int ep = ep_create(native), fd = eventfd(0, 0), *dups = calloc(n, sizeof(int));
-	double t;
+	int ep = ep_create(native), *fds = ep < 0 ? NULL : watch_dups(native, ep, 1, n);
+	double t = -1;
 
-	for (int i = 0; i < n; i++) {
-		dups[i] = dup(fd);
-		if (dups[i] < 0 || ep_ctl(native, ep, EPOLL_CTL_ADD, dups[i], EPOLLIN, i))
-			return -1;
+	if (fds) {
+		t = secs();
+		for (int i = 0; i < n && t >= 0; i++)
+			if (ep_ctl(native, ep, EPOLL_CTL_DEL, fds[i], 0, 0))
+				t = -1;
+		if (t >= 0)
+			t = secs() - t;
+		close_fds(fds, n);
 	}
-	t = secs();
-	for (int i = 0; i < n; i++)
-		if (ep_ctl(native, ep, EPOLL_CTL_DEL, dups[i], 0, 0))
-			return -1;
-	t = secs() - t;
-	for (int i = 0; i < n; i++)
-		close(dups[i]);
-	close(fd);
-	close(ep);
-	free(dups);
+	if (ep >= 0)
+		close(ep);
 	return t;
 }
 
@@ -358,17 +381,14 @@ TEST_F_TIMEOUT(both, release_of_an_unwatched_file_is_o1_in_the_watches, 600)
  */
 static double nested_add_over_dup_watches(bool native, int files, int per)
 {
-	int inner = ep_create(native), outer = ep_create(native), made = 0, n = files * per;
-	int *fds = calloc(n, sizeof(int));
+	int inner = ep_create(native), outer = ep_create(native), *fds = NULL;
 	double best = -1;
 
-	if (inner < 0 || outer < 0 || !fds)
+	if (inner < 0 || outer < 0)
 		goto out;
-	for (; made < n; made++) {
-		fds[made] = made % per ? dup(fds[made - made % per]) : eventfd(0, 0);
-		if (fds[made] < 0 || ep_ctl(native, inner, EPOLL_CTL_ADD, fds[made], EPOLLIN, made))
-			goto out;
-	}
+	fds = watch_dups(native, inner, files, per);
+	if (!fds)
+		goto out;
 	for (int r = 0; r < 3; r++) {
 		double t = secs();
 
@@ -384,13 +404,12 @@ static double nested_add_over_dup_watches(bool native, int files, int per)
 		}
 	}
 out:
-	while (made > 0)
-		close(fds[--made]);
+	if (fds)
+		close_fds(fds, files * per);
 	if (inner >= 0)
 		close(inner);
 	if (outer >= 0)
 		close(outer);
-	free(fds);
 	return best;
 }
 
@@ -483,42 +502,31 @@ static void *sleep_and_time(void *arg)
  */
 static double release_of_many_watches(bool native, int n, struct late_sleeper *s, double *late)
 {
-	int ep = ep_create(native), fd = eventfd(0, 0), *dups = calloc(n, sizeof(int)), made = 0;
+	int ep = ep_create(native), *fds = ep < 0 ? NULL : watch_dups(native, ep, 1, n);
 	cpu_set_t old;
 	double t = -1;
 
-	if (ep < 0 || fd < 0 || !dups || sched_getaffinity(0, sizeof(old), &old))
+	if (!fds)
 		goto out;
-	for (made = 1, dups[0] = fd; made < n; made++) {
-		dups[made] = dup(fd);
-		if (dups[made] < 0)
-			goto out;
-	}
-	for (int i = 0; i < n; i++)
-		if (ep_ctl(native, ep, EPOLL_CTL_ADD, dups[i], EPOLLIN, i))
-			goto out;
-	for (; made > 1; made--)
-		close(dups[made - 1]);
-	if (pin_to_cpu(s->cpu) == 0) {
+	for (int i = 1; i < n; i++)
+		close(fds[i]);
+	if (sched_getaffinity(0, sizeof(old), &old) == 0 && pin_to_cpu(s->cpu) == 0) {
 		s->worst = 0;
 		s->measuring = true;
 		usleep(5000);	/* the sleeper measures a few sleeps first */
 		t = secs();
-		close(fd);
+		close(fds[0]);
 		t = secs() - t;
-		fd = -1;
 		s->measuring = false;
 		*late = s->worst;
+		sched_setaffinity(0, sizeof(old), &old);
+	} else {
+		close(fds[0]);
 	}
-	sched_setaffinity(0, sizeof(old), &old);
+	free(fds);
 out:
-	while (made > 1)
-		close(dups[--made]);
-	if (fd >= 0)
-		close(fd);
 	if (ep >= 0)
 		close(ep);
-	free(dups);
 	return t;
 }
 
