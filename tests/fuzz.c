@@ -699,7 +699,8 @@ static void gen_batch(struct call *c)
 		 * A receipt batch attempts every operation: a long one runs to its end, where one
 		 * without the flag usually stops early, and half the random ADDs carry EPOLLWAKEUP
 		 * (a wakeup source registered and unregistered per watch, about 0.3 ms each under
-		 * TCG, as natively). Kept to 64 operations so that calls stay well under 2 s.
+		 * TCG, as natively). Kept to 64 operations, though a mutation of nr_ops below can
+		 * still make one of up to 1,024: the loop's bound allows for that (slow_ns()).
 		 */
 		if (one_in(4)) {
 			b->flags |= RUST_EPOLL_BATCH_RECEIPT;
@@ -1305,8 +1306,9 @@ TEST_F_TIMEOUT(fuzz, ioctls, 1200)
 		/*
 		 * Every sleep is cut at 5 ms: a call this slow is stuck, emulation or not. Its
 		 * work is bounded too, but a batch's can be long: on the debug kernel (KASAN,
-		 * lockdep) a batch of 1,024 ADDs, each with EPOLLWAKEUP (a wakeup source, a sysfs
-		 * device), measured 0.8 ms per operation, 830 ms in all (seed 2, call 193,617).
+		 * lockdep) a receipt batch whose nr_ops a mutation made 1,024 (every operation
+		 * attempted, half the random ADDs with EPOLLWAKEUP: a wakeup source and its sysfs
+		 * device each) took 0.8 ms per operation, 830 ms in all (seed 2, call 193,617).
 		 * So a batch gets 10 ms more per operation it could read.
 		 */
 		if (dt > slow_ns(&c) && st.slow++ < MAX_REPORTS)
