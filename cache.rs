@@ -23,10 +23,12 @@ use kernel::{bindings, prelude::*};
 ///
 /// `cache` was returned by `kmem_cache_create` for objects of `T`'s size and alignment, and is
 /// destroyed only by `drop`, when no object allocated from it is left but those waiting for
-/// a grace period in `kfree_rcu` (the release index's heads), which `kmem_cache_destroy` waits
-/// for (`kvfree_rcu_barrier_on_cache`).
+/// a grace period in `kfree_rcu` (the release index's heads, and every epitem), which
+/// `kmem_cache_destroy` waits for (`kvfree_rcu_barrier_on_cache`). If `rcu` is set, an
+/// `rcu_head` fits at that offset of a `T`, in memory nothing reads once the `T` is dropped.
 pub(crate) struct KmemCache<T> {
     cache: NonNull<bindings::kmem_cache>,
+    rcu: Option<usize>,
     _t: PhantomData<T>,
 }
 
@@ -37,8 +39,26 @@ unsafe impl<T> Send for KmemCache<T> {}
 unsafe impl<T> Sync for KmemCache<T> {}
 
 impl<T> KmemCache<T> {
-    /// Creates the cache, its objects charged to the allocating task's memory cgroup.
+    /// Creates the cache, its objects charged to the allocating task's memory cgroup. Its
+    /// boxes free an object's memory at once when they drop it.
     pub(crate) fn new(name: &'static CStr) -> Result<Self> {
+        Self::create(name, None)
+    }
+
+    /// As [`Self::new`], but a box drops its object at once and frees the memory after an RCU
+    /// grace period (`kfree_rcu`), writing the `rcu_head` at offset `rcu` of the dead object:
+    /// a reader under RCU that found the object before it was unlinked may still read the rest
+    /// of it (C's `kfree_rcu(epi, rcu)`, its `rcu` in a union with `rbn`).
+    ///
+    /// # Safety
+    ///
+    /// An `rcu_head` fits at offset `rcu` of a `T`, aligned, and nothing reads those bytes of an
+    /// object once it is dropped.
+    pub(crate) unsafe fn new_rcu_freed(name: &'static CStr, rcu: usize) -> Result<Self> {
+        Self::create(name, Some(rcu))
+    }
+
+    fn create(name: &'static CStr, rcu: Option<usize>) -> Result<Self> {
         let mut args = bindings::kmem_cache_args {
             align: align_of::<T>() as u32,
             ..Default::default()
@@ -56,6 +76,7 @@ impl<T> KmemCache<T> {
         // INVARIANT: created for `T`'s size and alignment.
         Ok(Self {
             cache: NonNull::new(cache).ok_or(ENOMEM)?,
+            rcu,
             _t: PhantomData,
         })
     }
@@ -147,11 +168,18 @@ impl<T> Deref for CacheBox<T> {
 
 impl<T> Drop for CacheBox<T> {
     fn drop(&mut self) {
+        let ptr = self.ptr.as_ptr();
         // SAFETY: We own the initialised object (type invariant); it is dropped in place, then
-        // its memory goes back to the cache it came from, and the pointer is not used again.
+        // its memory goes back to the cache it came from, at once or after a grace period
+        // (`kvfree_call_rcu`, which `kfree_rcu` expands to, frees any slab object), and the
+        // pointer is not used again. The `rcu_head` goes where the cache's creator proved it
+        // fits and nothing reads any more (`new_rcu_freed`).
         unsafe {
-            core::ptr::drop_in_place(self.ptr.as_ptr());
-            bindings::kmem_cache_free(self.cache.cache.as_ptr(), self.ptr.as_ptr().cast());
+            core::ptr::drop_in_place(ptr);
+            match self.cache.rcu {
+                None => bindings::kmem_cache_free(self.cache.cache.as_ptr(), ptr.cast()),
+                Some(off) => bindings::kvfree_call_rcu(ptr.byte_add(off).cast(), ptr.cast()),
+            }
         }
     }
 }

@@ -211,7 +211,8 @@ unsafe extern "C" fn fops_open(_inode: *mut bindings::inode, file: *mut bindings
 }
 
 /// `release`: the last reference to the file is gone; the eventpoll is emptied and the
-/// file's reference on it put (`ep_clear_and_put`).
+/// file's reference on it put a grace period later (`ep_clear_and_put`, `kfree_rcu(ep)`: see
+/// `EventPoll::put_rcu`).
 ///
 /// # Safety
 ///
@@ -224,6 +225,7 @@ unsafe extern "C" fn fops_release(
     // use the file any more: this was its last reference.
     let ep = unsafe { Arc::from_raw((*file).private_data.cast::<EventPoll>()) };
     ep.clear();
+    EventPoll::put_rcu(ep);
     0
 }
 

@@ -149,7 +149,8 @@ pub(crate) struct Epitem {
     /// Link on the ready, transfer or released list; under `EventPoll::ready`.
     #[pin]
     rdllink: Opaque<list_head>,
-    /// Link on the target file's list of watches (`fllink`); under its bucket lock.
+    /// Link on the target file's list of watches (`fllink`); written under its bucket lock,
+    /// read under RCU alone by the walks of `release.rs`, which also read `ep`.
     #[pin]
     fllink: Opaque<list_head>,
     /// The target's address (`ffd.file`), without a reference: see `release.rs` for when it
@@ -193,13 +194,36 @@ pub(crate) struct Epitem {
 }
 
 // SAFETY: Every field is atomic, immutable after creation, or guarded by the lock named on it
-// (a `list_head`/`rb_node` only through the functions of its lock); `ep` points to an
-// eventpoll, which is `Sync`.
+// (a `list_head`/`rb_node` written only through the functions of its lock; `fllink` is also
+// read under RCU alone, through `list_next_rcu`, by the walks of `release.rs`, which its
+// writers allow for: `list_add_tail_rcu`, `list_del_rcu`); `ep` points to an eventpoll, which
+// is `Sync`.
 unsafe impl Send for Epitem {}
 // SAFETY: As above.
 unsafe impl Sync for Epitem {}
 
+// The `rcu_head` of a dropped item (`Epitem::RCU_OFFSET`) fits over `rbn`, aligned, at an
+// offset `kfree_rcu` accepts.
+const _: () = {
+    assert!(
+        core::mem::size_of::<bindings::rb_node>()
+            >= core::mem::size_of::<bindings::kvfree_rcu_head>()
+    );
+    assert!(
+        core::mem::offset_of!(Epitem, rbn) % core::mem::align_of::<bindings::kvfree_rcu_head>()
+            == 0
+    );
+    assert!(core::mem::offset_of!(Epitem, rbn) < 4096);
+};
+
 impl Epitem {
+    /// Where the epitem cache writes a dropped item's `rcu_head` (its memory is freed a grace
+    /// period after the drop, for the walks under RCU: `release.rs`): over `rbn`, as C's
+    /// `union { struct rb_node rbn; struct rcu_head rcu; }`. An item is out of the interest
+    /// set before it is dropped, and nothing reads `rbn` of an item outside it; the walks read
+    /// `fllink` and `ep` only.
+    pub(crate) const RCU_OFFSET: usize = core::mem::offset_of!(Epitem, rbn);
+
     /// A new, unhooked watch of `file` (added as `fd`) for `ep`; `child` is the target's
     /// eventpoll when it is one of ours.
     pub(crate) fn new<'a>(
@@ -418,6 +442,26 @@ impl Epitem {
             &*link
                 .byte_sub(core::mem::offset_of!(Epitem, fllink))
                 .cast::<Epitem>()
+        }
+    }
+
+    /// The eventpoll of the epitem whose `fllink` is `link`, read through raw pointers, never
+    /// a reference to the item: for a walk under RCU (`release.rs`), which may find an item
+    /// that is being dropped. The drop leaves `ep` as it was, and the memory stays until the
+    /// walk's read-side section ends; the eventpoll outlives that too.
+    ///
+    /// # Safety
+    ///
+    /// `link` is the `fllink` of an epitem whose memory, and whose eventpoll, stay alive for
+    /// `'a`.
+    pub(crate) unsafe fn ep_of_fllink<'a>(link: *mut list_head) -> &'a EventPoll {
+        // SAFETY: `fllink` is a field of `Epitem`; the item's memory is alive and `ep` is
+        // never written after creation (caller's contract); so is the eventpoll it points to.
+        unsafe {
+            let epi = link
+                .byte_sub(core::mem::offset_of!(Epitem, fllink))
+                .cast::<Epitem>();
+            (*core::ptr::addr_of!((*epi).ep)).as_ref()
         }
     }
 

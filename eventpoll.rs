@@ -26,11 +26,11 @@
 //!
 //! Order: `EPNESTED` → `mtx` → a nested instance's `mtx` (watcher before watched; no cycles,
 //! by the loop check; each taken at its depth below the first as lockdep subclass, see
-//! `mutex.rs`) → a bucket lock (→ further bucket locks, only by a walk under `EPNESTED`) → a
-//! target's wait-queue lock (taken by its `poll`, and by adding or removing our entries) →
-//! `ready`. `wq` and `poll_wait` are taken after `ready` is released (only a min-waiter's wake
-//! function, `minwait.rs`, takes `ready` inside `wq`'s lock), possibly inside a target's
-//! queue lock (the callback wakes them); a nested instance's callback runs inside its child's
+//! `mutex.rs`) → a bucket lock (one at a time: the walks under `EPNESTED` read under RCU,
+//! taking a file's only briefly, for its first link) → a target's wait-queue lock (taken by its `poll`, and by adding or removing our
+//! entries) → `ready`. `wq` and `poll_wait` are taken after `ready` is released (only a
+//! min-waiter's wake function, `minwait.rs`, takes `ready` inside `wq`'s lock), possibly inside
+//! a target's queue lock (the callback wakes them); a nested instance's callback runs inside its child's
 //! `poll_wait` lock, and wakes its own `poll_wait` one lockdep subclass deeper (`nests`).
 //! Nothing sleeps under a spinlock, and `mtx` is never taken inside one. Wake-ups coming from
 //! a native epoll target go to our pollers through `pwake_work`, outside every lock (see
@@ -48,8 +48,11 @@
 //!
 //! An instance is an `Arc`: its file holds one reference, and each queued work item one. The
 //! file's release empties the interest set ([`EventPoll::clear`]); the memory goes with the last
-//! reference, so a work item queued by a late release or wake-up finds the instance alive.
-//! Module exit drains the module's workqueue before the code goes.
+//! reference, so a work item queued by a late release or wake-up finds the instance alive. The
+//! file's own reference is dropped a grace period after the release ([`EventPoll::put_rcu`],
+//! C's `kfree_rcu(ep)`), for the walks under RCU that may still read the instance through one
+//! of its watches (`release.rs`). Module exit waits for those grace periods (`rcu_barrier`),
+//! then drains the module's workqueue, before the code goes.
 //!
 //! # Differences from fs/eventpoll.c
 //!
@@ -62,12 +65,13 @@
 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
 use core::cell::UnsafeCell;
 use kernel::{
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, ArcBorrow, Mutex,
     },
+    types::Opaque,
     workqueue::{impl_has_work, new_work, Work, WorkItem},
 };
 
@@ -129,8 +133,6 @@ pub(crate) struct EventPoll {
     memo: LoopMemo,
     /// The user this instance charges its watches to (`ep->user`).
     pub(crate) user: limits::User,
-    /// The address of the instance's own file: the key of `head`, only compared.
-    pub(crate) file: usize,
     /// Reported while a transfer runs (`ep->ws`); under `mtx`.
     pub(crate) ws: WakeupSource,
     /// Its debugfs picture, removed first when the instance goes.
@@ -144,6 +146,11 @@ pub(crate) struct EventPoll {
     /// Frees the released watches soon after their release (see [`Self::queue_reap`]).
     #[pin]
     reap_work: Work<EventPoll, 1>,
+    /// The file's reference, handed to RCU at the file's release (see [`Self::put_rcu`]).
+    free_rcu: Opaque<bindings::callback_head>,
+    /// Drops that reference after the grace period, from process context.
+    #[pin]
+    free_work: Work<EventPoll, 2>,
     /// Busy polling: the EPIOCSPARAMS parameters and the last NAPI id (`busy_poll.rs`).
     pub(crate) bp: BusyPoll,
     /// The shared ready ring, once set up (`ring.rs`).
@@ -152,7 +159,7 @@ pub(crate) struct EventPoll {
 
 // SAFETY: Every field is a lock, an atomic, a wait queue or work item (C objects made for
 // concurrent use), immutable after creation, or guarded by the lock named on it. `nests` is
-// only touched under `poll_wait`'s lock.
+// only touched under `poll_wait`'s lock; `free_rcu` only by `put_rcu` and then RCU, once.
 unsafe impl Sync for EventPoll {}
 // SAFETY: As above; nothing in it is tied to a thread.
 unsafe impl Send for EventPoll {}
@@ -160,6 +167,7 @@ unsafe impl Send for EventPoll {}
 impl_has_work! {
     impl HasWork<Self, 0> for EventPoll { self.pwake_work }
     impl HasWork<Self, 1> for EventPoll { self.reap_work }
+    impl HasWork<Self, 2> for EventPoll { self.free_work }
 }
 
 impl EventPoll {
@@ -167,7 +175,6 @@ impl EventPoll {
     pub(crate) fn new(user: limits::User, file: usize) -> Result<Arc<Self>> {
         Arc::pin_init(
             try_pin_init!(Self {
-                file,
                 mtx <- NestedMutex::new(RbTree::new(), c"eventpoll::mtx", kernel::static_lock_class!()),
                 ready <- new_irq_spinlock!(ReadyList::new(), c"eventpoll::ready"),
                 ready_hint: Atomic::new(false),
@@ -175,7 +182,7 @@ impl EventPoll {
                 poll_wait <- WaitQueueHead::new(c"eventpoll::poll_wait", kernel::static_lock_class!()),
                 #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
                 nests: UnsafeCell::new(0),
-                head <- FileHead::new(*file),
+                head <- FileHead::new(file),
                 memo: LoopMemo::new(),
                 user,
                 ws: WakeupSource::none(),
@@ -183,6 +190,8 @@ impl EventPoll {
                 pwake_work <- new_work!("eventpoll::pwake_work"),
                 pwake_task: Atomic::new(core::ptr::null_mut()),
                 reap_work <- new_work!("eventpoll::reap_work"),
+                free_rcu: Opaque::uninit(),
+                free_work <- new_work!("eventpoll::free_work"),
                 bp: BusyPoll::new(),
                 ring: RingSlot::new(),
             }? Error),
@@ -429,6 +438,43 @@ impl EventPoll {
         // callbacks' read sections, which `destroy` waits for.
         self.ws.destroy();
     }
+
+    /// Drops the file's reference on the instance (after [`Self::clear`]) a grace period from
+    /// now, as C's `ep_free` frees with `kfree_rcu(ep)`: a walk under RCU (`release.rs`) that
+    /// found one of the instance's watches before `clear` unlinked it may still read the
+    /// instance. The RCU callback runs in softirq context, where the last reference may not go
+    /// (the drop sleeps: the debugfs picture's mutex, the user's accounting), so it hands the
+    /// reference to `free_work`, which drops it from the module's workqueue.
+    pub(crate) fn put_rcu(this: Arc<Self>) {
+        let head = this.free_rcu.get();
+        let _ = Arc::into_raw(this);
+        // SAFETY: `head` is this instance's, used once (a file is released once); the reference
+        // given up above is taken back by the callback, which finds the instance from `head`.
+        unsafe { bindings::call_rcu(head, Some(free_rcu_callback)) };
+    }
+}
+
+/// The RCU callback of [`EventPoll::put_rcu`], in softirq context.
+///
+/// # Safety
+///
+/// `head` is the `free_rcu` of an instance whose file's reference `put_rcu` gave up.
+unsafe extern "C" fn free_rcu_callback(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the `free_rcu` field of an `EventPoll` in an `Arc`, whose reference
+    // `put_rcu` gave up with `Arc::into_raw` (our contract); this takes it back, once.
+    let ep = unsafe {
+        Arc::from_raw(
+            head.byte_sub(core::mem::offset_of!(EventPoll, free_rcu))
+                .cast::<EventPoll>(),
+        )
+    };
+    // The module's workqueue lives until module exit, which waits for this callback
+    // (`rcu_barrier`) before it drains the queue. `free_work` is queued only here, once, so
+    // the enqueue succeeds; were it refused, the reference is leaked rather than dropped here.
+    if let Err(ep) = crate::resources().wq().enqueue::<Arc<EventPoll>, 2>(ep) {
+        pr_warn!("an instance's free work was queued twice: the instance is leaked\n");
+        core::mem::forget(ep);
+    }
 }
 
 impl WorkItem<0> for EventPoll {
@@ -451,6 +497,16 @@ impl WorkItem<1> for EventPoll {
     /// The reap, soon after a release (see [`EventPoll::queue_reap`]).
     fn run(this: Arc<EventPoll>) {
         drop(this.lock_tree_reaped(0));
+    }
+}
+
+impl WorkItem<2> for EventPoll {
+    type Pointer = Arc<EventPoll>;
+
+    /// The file's reference, a grace period after its release (see [`EventPoll::put_rcu`]):
+    /// dropped here, in process context; often the last.
+    fn run(this: Arc<EventPoll>) {
+        drop(this);
     }
 }
 

@@ -309,7 +309,9 @@ void rust_epoll_release_hook_unregister(void)
  * made under the file's bucket lock (release.rs), so a file's head is found, added and taken
  * off by one task at a time; lookups are made under RCU, by the hook without that lock. A
  * head off the index is freed after a grace period, its rcu_head over its (empty, no longer
- * read) list of watches, so a lookup walking past it reads a head still.
+ * read) list of watches, so a lookup walking past it reads a head still. (The walks under RCU
+ * of release.rs read a head's first link under its bucket lock, while it is in the index, and
+ * afterwards only compare addresses with it.)
  */
 struct rust_epoll_fhead {
 	struct rhash_head node;

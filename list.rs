@@ -2,7 +2,8 @@
 
 //! The kernel's `list_head` operations (include/linux/list.h), for the lists this module keeps:
 //! the ready, transfer and released lists (`ready.rs`), and the per-file watcher lists
-//! (`release.rs`).
+//! (`release.rs`), which are also read under RCU alone (include/linux/rculist.h's
+//! `list_add_tail_rcu`, `list_del_rcu` and `list_next_rcu`).
 //!
 //! In C these are `static inline`, so a module's Rust cannot call them, and the kernel crate's
 //! own `kernel::list` is a different (Rust-native) list that `CONFIG_DEBUG_LIST` does not
@@ -16,10 +17,20 @@
 //! are volatile accesses, as in the kernel's own Rust (`Opaque`-backed C structs).
 //!
 //! Every function takes raw pointers and is `unsafe`, exactly as C's contract is: the caller
-//! proves the nodes are valid and that it holds whatever lock guards the list.
+//! proves the nodes are valid and that it holds whatever lock guards the list (a reader with
+//! [`list_next_rcu`]: that it is in an RCU read-side section, and the writers use the `_rcu`
+//! variants).
 
 use core::ptr::{self, addr_of_mut};
-use kernel::bindings::list_head;
+use kernel::{
+    bindings::list_head,
+    sync::atomic::{atomic_store, Release},
+};
+
+/// `LIST_POISON2` (include/linux/poison.h): `0x122 + POISON_POINTER_DELTA`, where the delta is
+/// `CONFIG_ILLEGAL_POINTER_VALUE` on the architectures that set it (x86_64 does).
+const LIST_POISON2: usize =
+    0x122usize.wrapping_add(kernel::bindings::CONFIG_ILLEGAL_POINTER_VALUE as usize);
 
 // lib/list_debug.c's reporters, exported, which bindgen leaves out of `kernel::bindings` (their
 // `__cold __preserve_most` declaration). With `CONFIG_LIST_HARDENED` alone they use the
@@ -157,6 +168,68 @@ pub(crate) unsafe fn list_add(new: *mut list_head, head: *mut list_head) {
 pub(crate) unsafe fn list_add_tail(new: *mut list_head, head: *mut list_head) {
     // SAFETY: Guaranteed by the caller.
     unsafe { list_add_between(new, (*head).prev, head) }
+}
+
+/// `__list_add_rcu`: as [`list_add_between`], but `new` is published to readers under RCU
+/// last, with release ordering (`rcu_assign_pointer(list_next_rcu(prev), new)`): a reader that
+/// sees it sees it initialised.
+///
+/// # Safety
+///
+/// As for [`list_add_between`]; the caller holds the lock that serialises the list's writers.
+#[inline(always)]
+unsafe fn list_add_between_rcu(new: *mut list_head, prev: *mut list_head, next: *mut list_head) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        if !list_add_valid(new, prev, next) {
+            return;
+        }
+        (*new).next = next;
+        (*new).prev = prev;
+        atomic_store(addr_of_mut!((*prev).next), new, Release);
+        (*next).prev = new;
+    }
+}
+
+/// `list_add_tail_rcu`: [`list_add_tail`] for a list that is also read under RCU.
+///
+/// # Safety
+///
+/// As for [`list_add`]; the caller holds the lock that serialises the list's writers.
+#[inline(always)]
+pub(crate) unsafe fn list_add_tail_rcu(new: *mut list_head, head: *mut list_head) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe { list_add_between_rcu(new, (*head).prev, head) }
+}
+
+/// `list_del_rcu`: unlinks `entry` but leaves its `next` as it was, so that a reader under RCU
+/// standing on it goes on along the list; `prev` is poisoned (`LIST_POISON2`). The entry may be
+/// neither reused nor freed before a grace period has passed.
+///
+/// # Safety
+///
+/// `entry` must be a valid node on a list; the caller holds the lock that serialises the
+/// list's writers.
+#[inline(always)]
+pub(crate) unsafe fn list_del_rcu(entry: *mut list_head) {
+    // SAFETY: Guaranteed by the caller.
+    unsafe {
+        list_del_entry(entry);
+        (*entry).prev = LIST_POISON2 as *mut list_head;
+    }
+}
+
+/// `list_next_rcu` read with `rcu_dereference`: the node after `node`, for a reader under RCU.
+///
+/// # Safety
+///
+/// `node` must be a node (or head) of a list read under RCU, alive for the read (the caller
+/// is in an RCU read-side section that began while `node` was reachable).
+#[inline(always)]
+pub(crate) unsafe fn list_next_rcu(node: *const list_head) -> *mut list_head {
+    // SAFETY: Alive (caller's contract); READ_ONCE, as `rcu_dereference` (no architecture we
+    // build for reorders a dependent load before the load it depends on).
+    unsafe { ptr::read_volatile(&raw const (*node).next) }
 }
 
 /// `__list_del_entry`.

@@ -7,9 +7,10 @@
 //! As in C, the graph of our instances is not kept anywhere but in the instances themselves:
 //! the downward walk goes through each instance's interest set under its `mtx` (taken at its
 //! depth as lockdep subclass), the upward walk through the watches of each instance's file
-//! (`release.rs`). Both are memoized with the generation `loop_check_gen`: an instance visited
-//! once in a check is not walked again (its depth is remembered), so a check is linear in the
-//! instances and watches it can reach, however many paths lead through them.
+//! (`release.rs`), under RCU as C's. Both are memoized with the generation `loop_check_gen`:
+//! an instance visited once in a check is not walked again (its depth is remembered), so a
+//! check is linear in the instances and watches it can reach, however many paths lead through
+//! them.
 //!
 //! A full check (adding an instance, or adding anything to an instance that is itself watched
 //! or is being visited by a check in flight) runs under [`EPNESTED`] from the checks to the
@@ -146,8 +147,9 @@ impl<'a> FullCheck<'a> {
         if depth > EP_MAX_NESTS {
             return Err(ELOOP);
         }
-        let mut walk = release::Walk::new();
-        let up = self.upwards_depth_proc(&mut walk, ep, 0);
+        // Under RCU, as C's (`rcu_read_lock()` around `ep_get_upwards_depth_proc`).
+        let walk = release::Walk::new();
+        let up = self.upwards_depth_proc(&walk, ep, 0);
         drop(walk);
         if depth + 1 + up > EP_MAX_NESTS {
             return Err(ELOOP);
@@ -204,7 +206,12 @@ impl<'a> FullCheck<'a> {
     /// `ep_get_upwards_depth_proc`: the depth of the chains above `ep`. The graph already
     /// obeys the limits, so this is at most `EP_MAX_NESTS`; a walk deeper than that (which
     /// cannot happen) counts as too deep.
-    fn upwards_depth_proc(&self, walk: &mut release::Walk, ep: &EventPoll, depth: usize) -> usize {
+    fn upwards_depth_proc<'w>(
+        &self,
+        walk: &'w release::Walk,
+        ep: &'w EventPoll,
+        depth: usize,
+    ) -> usize {
         if let Some(d) = ep.memo().get(self) {
             return d;
         }
@@ -212,7 +219,7 @@ impl<'a> FullCheck<'a> {
             return EP_MAX_NESTS + 1;
         }
         let mut result = 0;
-        let res = walk.watchers(ep, |walk, above| {
+        let res = walk.watchers(ep, |above| {
             result = result.max(self.upwards_depth_proc(walk, above, depth + 1) + 1);
             Ok(())
         });

@@ -44,16 +44,36 @@
 //!
 //! # Walks (`reverse_path_check`, the upward depth of `ep_loop_check`)
 //!
-//! C walks `file->f_ep` and `ep->refs` under RCU, freeing epitems and eventpolls with
-//! `kfree_rcu`. Here a walk holds the bucket lock of every level it is in (at most
-//! `EP_MAX_NESTS + 1`, each taken at its depth as lockdep subclass, and a bucket already held
-//! by the walk is not taken again), so the watches and eventpolls it visits cannot be freed
-//! under it. Walks run only under `EPNESTED`, so no other task holds two bucket locks: no
-//! cycle of bucket locks can form.
+//! As C walks `file->f_ep` and `ep->refs` (`hlist_for_each_entry_rcu` in
+//! `reverse_path_check_proc` and `ep_get_upwards_depth_proc`), a walk here holds no lock, only
+//! an RCU read-side section: a file watched N times (one file dup'ed and each descriptor
+//! watched) costs an ADD that checks it N steps, as in C, but the file's bucket (its
+//! `f_lock`, shared with every file hashing there) is not kept from anyone meanwhile: other
+//! tasks' ADD and DEL of those files, their releases and instance closes go on. The walk may
+//! be preempted exactly where C's may: with `PREEMPT_RCU` (`PREEMPT` and `PREEMPT_DYNAMIC`
+//! kernels, Debian's among them); on our test kernel (`PREEMPT_LAZY`, where `rcu_read_lock`
+//! disables preemption) neither is. What a walk reads stays readable to its end, as in C:
+//! - the lists: a watch joins its file's list with `list_add_tail_rcu` (initialised before it
+//!   is seen) and leaves it with `list_del_rcu` (its `next` kept, so a walk standing on it goes
+//!   on), never to join one again;
+//! - the watches: an epitem's memory is freed a grace period after its drop (its cache frees
+//!   with `kfree_rcu`, the `rcu_head` over its dead `rbn` as in C), and its drop leaves `ep`
+//!   and `fllink` as they were;
+//! - the eventpolls: an instance's file drops its reference a grace period after the release
+//!   emptied it (`EventPoll::put_rcu`, C's `kfree_rcu(ep)`), and an instance's watches are
+//!   unlinked before that release ends, so the instance of a watch a walk found lives on;
+//! - a plain file's head: the walk reads its first link under the bucket lock, where the head
+//!   is in the index and not yet given to `kfree_rcu` (whose `rcu_head` overlays the list), and
+//!   afterwards only compares addresses with it. An instance's embedded head lives as the
+//!   instance does.
 //!
-//! Lock order: `mtx` → a bucket lock (→ more bucket locks, by walks under `EPNESTED` only) →
-//! a target's wait-queue lock → `ready`. Nothing under a bucket lock sleeps or takes `mtx`;
-//! `ep_poll_callback` never takes one.
+//! Walks run only under `EPNESTED` (they write the instances' loop-check memos). A walk may
+//! see a watch that leaves meanwhile, or miss one that joins: C's walk is as racy, and says so
+//! ("CTL_DEL can remove links here, but that can't increase our count"); a watch of an
+//! instance can only join through a full check, under `EPNESTED`.
+//!
+//! Lock order: `mtx` → a bucket lock → a target's wait-queue lock → `ready`. Nothing under a
+//! bucket lock sleeps or takes `mtx`; `ep_poll_callback` never takes one; no task holds two.
 
 use core::ptr::{self, NonNull};
 use kernel::{
@@ -64,6 +84,7 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{Relaxed, Release},
+        rcu,
     },
     types::Opaque,
 };
@@ -72,7 +93,7 @@ use crate::{
     cache::CacheBox,
     epitem::Epitem,
     eventpoll::EventPoll,
-    list::{init_list_head, list_add_tail, list_del_init, list_empty},
+    list::{init_list_head, list_add_tail_rcu, list_del_rcu, list_empty, list_next_rcu},
     nesting::EP_MAX_NESTS,
 };
 
@@ -139,8 +160,9 @@ const _: () = {
 };
 
 // SAFETY: Every field but the immutable `file` is written only under the bucket lock. The
-// lockless accesses are reads: `is_watched`, a single volatile read of `epitems.next`
-// (READ_ONCE), and the index's lookups under RCU, of `node` and `file`.
+// lockless accesses are reads: `is_watched` and `first_rcu`, single volatile reads of
+// `epitems.next` (READ_ONCE; the walks then follow the list under RCU, see the module doc),
+// and the index's lookups under RCU, of `node` and `file`.
 unsafe impl Send for FileHead {}
 // SAFETY: As above.
 unsafe impl Sync for FileHead {}
@@ -169,17 +191,7 @@ impl FileHead {
     }
 
     /// Visits the watches of this file. Caller holds the bucket lock (the guard is the proof).
-    fn for_each(&self, _guard: &BucketGuard<'_>, f: impl FnMut(&Epitem) -> Result) -> Result {
-        // SAFETY: The guard proves the bucket lock is held.
-        unsafe { self.for_each_locked(f) }
-    }
-
-    /// As [`Self::for_each`].
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the lock of this head's bucket.
-    unsafe fn for_each_locked(&self, mut f: impl FnMut(&Epitem) -> Result) -> Result {
+    fn for_each(&self, _guard: &BucketGuard<'_>, mut f: impl FnMut(&Epitem) -> Result) -> Result {
         let head = self.epitems.get();
         // SAFETY: Under the bucket lock every node is the `fllink` of a live, indexed epitem;
         // `next` is read before `f`, which may unlink the current one.
@@ -192,6 +204,13 @@ impl FileHead {
             }
         }
         Ok(())
+    }
+
+    /// The first link of the list, for a walk under RCU (which reads the head no further).
+    fn first_rcu(&self, _rcu: &rcu::Guard) -> *mut list_head {
+        // SAFETY: The head is alive: an embedded one as its instance, which the caller found
+        // under RCU (see the module doc), a plain file's under its bucket lock (the caller's).
+        unsafe { list_next_rcu(self.epitems.get()) }
     }
 }
 
@@ -261,22 +280,6 @@ impl Bucket {
         BucketGuard { bucket: self }
     }
 
-    /// Locks the bucket `subclass` levels deep in a walk (`spin_lock_nested`).
-    fn lock_nested(&self, subclass: u32) -> BucketGuard<'_> {
-        if cfg!(CONFIG_DEBUG_LOCK_ALLOC) {
-            #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
-            // SAFETY: As in `lock`; the raw lock is at the start of the `spinlock_t` (see
-            // `irqlock.rs`).
-            unsafe {
-                bindings::_raw_spin_lock_nested(self.lock.get().cast(), subclass as i32)
-            };
-            BucketGuard { bucket: self }
-        } else {
-            let _ = subclass;
-            self.lock()
-        }
-    }
-
     /// The head of the plain file `file` in the index, if it has one. Caller holds the lock of
     /// `file`'s bucket (this one), under which its head is put in and taken off.
     fn find<'g>(&self, _guard: &'g BucketGuard<'_>, file: usize) -> Option<&'g FileHead> {
@@ -316,7 +319,7 @@ impl Bucket {
 
 impl Drop for BucketGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: Locked by `lock` or `lock_nested`, in this task.
+        // SAFETY: Locked by `lock`, in this task.
         unsafe { bindings::spin_unlock(self.bucket.lock.get()) };
     }
 }
@@ -404,8 +407,8 @@ pub(crate) fn index(epi: &Epitem, child: Option<&EventPoll>) -> Result {
             }
         };
         // SAFETY: `fllink` is unlinked (a new item), the head's list is valid; both under the
-        // bucket lock.
-        unsafe { list_add_tail(epi.fllink(), head.epitems.get()) };
+        // bucket lock. Published last (release), for walks under RCU.
+        unsafe { list_add_tail_rcu(epi.fllink(), head.epitems.get()) };
         epi.state.store(state::INDEXED, Relaxed);
         return Ok(());
     }
@@ -414,8 +417,9 @@ pub(crate) fn index(epi: &Epitem, child: Option<&EventPoll>) -> Result {
 /// Takes `epi` off its file's list; a plain file's head leaves the index, and is freed, with
 /// its last watch. Caller holds the bucket lock.
 fn unindex(b: &Bucket, guard: &BucketGuard<'_>, epi: &Epitem) {
-    // SAFETY: An indexed item's `fllink` is on its file's list, under this lock.
-    unsafe { list_del_init(epi.fllink()) };
+    // SAFETY: An indexed item's `fllink` is on its file's list, under this lock. Its `next`
+    // stays, for a walk under RCU standing on it; it never joins a list again.
+    unsafe { list_del_rcu(epi.fllink()) };
     if epi.targets_instance() {
         // The head is the target's own, embedded, not in the index: the release hook takes
         // this lock to read it.
@@ -518,8 +522,9 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
                 return Err(EAGAIN);
             }
             left -= 1;
-            // SAFETY: The item is on the list, so `fllink` is linked; under the bucket lock.
-            unsafe { list_del_init(epi.fllink()) };
+            // SAFETY: The item is on the list, so `fllink` is linked; under the bucket lock. As
+            // in `unindex`, for walks under RCU.
+            unsafe { list_del_rcu(epi.fllink()) };
             epi.unhook();
             let ep = epi.ep();
             {
@@ -560,87 +565,61 @@ pub(crate) unsafe extern "C" fn rust_epoll_file_release(file: *mut bindings::fil
 /// the first one) may lead up from one file. Paths of length 0 are not limited.
 const PATH_LIMITS: [u32; EP_MAX_NESTS + 1] = [1000, 500, 100, 50, 10];
 
-/// Most bucket locks one walk holds: one per level of a chain of instances, and the file's.
-const WALK_DEPTH: usize = EP_MAX_NESTS + 2;
-
-/// A walk up the per-file lists, holding the bucket lock of every level it is in, so that
-/// the watches and eventpolls it visits stay alive (see the module doc). Only under
+/// A walk up the per-file lists under RCU (see the module doc): the read-side section it holds
+/// keeps every watch it finds, and the eventpoll of each, readable until it ends. Only under
 /// `nesting::EPNESTED`.
 pub(crate) struct Walk {
-    held: [Option<BucketGuard<'static>>; WALK_DEPTH],
-    depth: usize,
+    rcu: rcu::Guard,
 }
 
 impl Walk {
-    /// A walk holding nothing yet. The caller holds `nesting::EPNESTED`.
+    /// A walk, in an RCU read-side section from here to its drop. The caller holds
+    /// `nesting::EPNESTED`.
     pub(crate) fn new() -> Self {
         Self {
-            held: [const { None }; WALK_DEPTH],
-            depth: 0,
+            rcu: rcu::read_lock(),
         }
     }
 
-    /// Locks `b` one level deeper, unless this walk holds it already. Returns the depth to
-    /// go back to with [`Walk::leave`].
-    fn enter(&mut self, b: &'static Bucket) -> Result<usize> {
-        let mark = self.depth;
-        let held = self.held[..mark]
-            .iter()
-            .flatten()
-            .any(|g| ptr::eq(g.bucket, b));
-        if !held {
-            let slot = self.held.get_mut(mark).ok_or(EINVAL)?;
-            *slot = Some(b.lock_nested(mark as u32));
-        }
-        self.depth += 1;
-        Ok(mark)
-    }
-
-    /// Unlocks what was locked since `mark`.
-    fn leave(&mut self, mark: usize) {
-        while self.depth > mark {
-            self.depth -= 1;
-            self.held[self.depth] = None;
-        }
-    }
-
-    /// Calls `f` for each watch of `head` (the head of a file in bucket `b`), with the bucket
-    /// locked for the duration.
-    fn watches(
-        &mut self,
-        b: &'static Bucket,
-        head: impl FnOnce(&BucketGuard<'static>) -> Option<*const FileHead>,
-        mut f: impl FnMut(&mut Self, &Epitem) -> Result,
+    /// Calls `f` with the eventpoll of each watch on the list that starts at `first` and ends
+    /// at `head` (the address of the list's head, only compared), as
+    /// `hlist_for_each_entry_rcu` and `epi->ep`.
+    ///
+    /// # Safety
+    ///
+    /// `first` was read (with [`FileHead::first_rcu`]) from the list at `head` in this walk's
+    /// read-side section, while the head was alive.
+    unsafe fn watches<'w>(
+        &'w self,
+        head: *const list_head,
+        first: *mut list_head,
+        mut f: impl FnMut(&'w EventPoll) -> Result,
     ) -> Result {
-        let mark = self.enter(b)?;
-        // The guard of `b`, wherever this walk took it.
-        let guard = self.held[..=mark]
-            .iter()
-            .flatten()
-            .find(|g| ptr::eq(g.bucket, b));
-        let res = match guard.and_then(head) {
-            // SAFETY: `b` is locked by this walk until `leave` below, which keeps the head
-            // and its watches alive.
-            Some(h) => unsafe { (*h).for_each_locked(|epi| f(self, epi)) },
-            None => Ok(()),
-        };
-        self.leave(mark);
-        res
+        let mut link = first;
+        while !ptr::eq(link, head) {
+            // SAFETY: `link` was on the list, reached in this read-side section: the `fllink`
+            // of an epitem whose memory is freed a grace period after it left the list at the
+            // earliest, its `fllink` and `ep` intact till then even if it is dropped meanwhile,
+            // and whose eventpoll is freed later still (module doc).
+            f(unsafe { Epitem::ep_of_fllink(link) })?;
+            // SAFETY: As above; an unlinked item's `next` still leads along the list (or to
+            // the head) (`list_del_rcu`).
+            link = unsafe { list_next_rcu(link) };
+        }
+        Ok(())
     }
 
     /// Calls `f` for each eventpoll watching `ep` (`ep->refs`: one level of
-    /// `ep_get_upwards_depth_proc`), with `ep`'s bucket locked for the duration.
-    pub(crate) fn watchers(
-        &mut self,
-        ep: &EventPoll,
-        mut f: impl FnMut(&mut Self, &EventPoll) -> Result,
+    /// `ep_get_upwards_depth_proc` and `reverse_path_check_proc`).
+    pub(crate) fn watchers<'w>(
+        &'w self,
+        ep: &'w EventPoll,
+        f: impl FnMut(&'w EventPoll) -> Result,
     ) -> Result {
-        let head: *const FileHead = ep.head();
-        self.watches(
-            bucket(ep.file),
-            |_| Some(head),
-            |walk, epi| f(walk, epi.ep()),
-        )
+        let head = ep.head();
+        let first = head.first_rcu(&self.rcu);
+        // SAFETY: Read just now from `ep`'s embedded head, alive in this section as `ep` is.
+        unsafe { self.watches(head.epitems.get(), first, f) }
     }
 }
 
@@ -649,20 +628,29 @@ impl Walk {
 /// a path is deeper than `EP_MAX_NESTS`. The caller holds `nesting::EPNESTED`.
 pub(crate) fn reverse_path_check(file: usize) -> Result {
     let mut counts = [0u32; EP_MAX_NESTS + 1];
-    let mut walk = Walk::new();
+    let walk = Walk::new();
     let b = bucket(file);
-    walk.watches(
-        b,
-        |g| b.find(g, file).map(ptr::from_ref),
-        |walk, epi| reverse_path_check_proc(walk, epi.ep(), 0, &mut counts),
-    )
+    let (head, first) = {
+        let guard = b.lock();
+        match b.find(&guard, file) {
+            Some(head) => (head.epitems.get().cast_const(), head.first_rcu(&walk.rcu)),
+            None => return Ok(()),
+        }
+    };
+    // SAFETY: `first` was read in the walk's section, under the bucket lock, where the head
+    // was in the index and so alive; the head is only compared from here on.
+    unsafe {
+        walk.watches(head, first, |ep| {
+            reverse_path_check_proc(&walk, ep, 0, &mut counts)
+        })
+    }
 }
 
 /// `reverse_path_check_proc`, for the eventpoll `ep` watching a file `depth` instances above
 /// the file being checked.
-fn reverse_path_check_proc(
-    walk: &mut Walk,
-    ep: &EventPoll,
+fn reverse_path_check_proc<'w>(
+    walk: &'w Walk,
+    ep: &'w EventPoll,
     depth: usize,
     counts: &mut [u32; EP_MAX_NESTS + 1],
 ) -> Result {
@@ -679,7 +667,7 @@ fn reverse_path_check_proc(
     if depth + 1 > EP_MAX_NESTS {
         return Err(EINVAL);
     }
-    walk.watchers(ep, |walk, above| {
+    walk.watchers(ep, |above| {
         reverse_path_check_proc(walk, above, depth + 1, counts)
     })
 }

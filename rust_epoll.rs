@@ -73,7 +73,7 @@ pub(crate) struct Resources {
     pub(crate) epitems: cache::KmemCache<epitem::Epitem>,
     /// Per-file heads of plain files (`ephead_cache`).
     pub(crate) heads: cache::KmemCache<release::FileHead>,
-    /// The deferred wake-ups and reaps (`eventpoll.rs`). The kernel crate can name the
+    /// The deferred wake-ups, reaps and frees (`eventpoll.rs`). The kernel crate can name the
     /// system's queues but not make one; the module's own lets exit wait for its work items,
     /// which hold instances (and so the module's code) alive.
     wq: NonNull<bindings::workqueue_struct>,
@@ -81,7 +81,11 @@ pub(crate) struct Resources {
 
 impl Resources {
     fn new() -> Result<Self> {
-        let epitems = cache::KmemCache::new(c"rust_epoll_epitem")?;
+        // SAFETY: `Epitem::RCU_OFFSET` is where its `rcu_head` fits and is not read once the
+        // item is dropped (checked and argued there).
+        let epitems = unsafe {
+            cache::KmemCache::new_rcu_freed(c"rust_epoll_epitem", epitem::Epitem::RCU_OFFSET)?
+        };
         let heads = cache::KmemCache::new(c"rust_epoll_head")?;
         // SAFETY: FFI call; the format is a static string without conversions.
         let wq = unsafe {
@@ -112,10 +116,15 @@ impl Resources {
     ///
     /// # Safety
     ///
-    /// Called once, when nothing can queue work any more (no instance is left open and the
-    /// release hook is gone); the queue is not used afterwards.
+    /// Called once, when nothing can queue work any more but the RCU callbacks this waits for
+    /// (no instance is left open and the release hook is gone); the queue is not used
+    /// afterwards.
     unsafe fn drain(&self) {
-        // SAFETY: Allocated in `new`; nothing queues on it any more (our contract).
+        // The instances whose files' references wait for a grace period (`put_rcu`) queue
+        // their last work item from an RCU callback: wait for those callbacks first.
+        kernel::sync::rcu::rcu_barrier();
+        // SAFETY: Allocated in `new`; nothing queues on it any more (our contract, and the
+        // barrier above for the RCU callbacks).
         unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
     }
 }
@@ -153,9 +162,11 @@ impl ResourceGuard {
 impl Drop for ResourceGuard {
     fn drop(&mut self) {
         // SAFETY: Initialised by `install`. The guard is dropped last (or init failed before
-        // any instance or the hook existed): nothing can queue work any more, so the queued
-        // items run now, through shared references; then nothing uses the resources, and
-        // they are dropped (the caches are empty: every epitem and head has been freed).
+        // any instance or the hook existed): no file of ours is open, so nothing can queue
+        // work any more but the RCU callbacks of the last closes, which `drain` waits for;
+        // the queued items run now, through shared references, and the last instances go;
+        // then nothing uses the resources, and they are dropped (the caches are empty but
+        // for the epitems and heads waiting in `kfree_rcu`, which their destroy waits for).
         unsafe {
             resources().drain();
             (*RESOURCES.0.get()).assume_init_drop();
@@ -168,7 +179,8 @@ struct RustEpollModule {
     /// Dropped first: no new instance after this.
     #[pin]
     _dev: device::Registration,
-    /// Dropped when no instance, so no watch, is left.
+    /// Dropped when no file of ours, so no watch, is left (emptied instances may wait for
+    /// their grace period: they need neither the hook nor the index).
     _started: Started,
     /// Dropped last: the workqueue drains, then the caches go.
     _resources: ResourceGuard,
@@ -204,7 +216,9 @@ impl Started {
 
 impl Drop for Started {
     fn drop(&mut self) {
-        // No instance is left (each holds a module reference); the hook goes after this.
+        // No instance file is open (each holds a module reference), so no watch is left;
+        // instances closed last may still wait for `drain` (`EventPoll::put_rcu`), emptied,
+        // their debugfs pictures gone. The hook goes after this.
         introspect::exit();
     }
 }
